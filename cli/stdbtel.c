@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stdbtel.c: the command-line front end. It finds functions in binaries
+ * (`symbols`) and checks configs (`check`) with the same code the
+ * preloaded library runs, so what it says is what the shim will do.
+ *
+ * Exit status: 0 success; 1 nothing matched, or the config has problems;
+ * 2 usage error or unreadable input.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "stdbtel_build.h"
+#include "symbol_table.h"
+#include "targets.h"
+
+static const char usage_text[] =
+	"Usage: stdbtel <command> [options] [arguments]\n"
+	"\n"
+	"Time functions of an unmodified ELF server and export OpenTelemetry spans\n"
+	"and StatsD metrics, by preloading libstdbtel.so:\n"
+	"\n"
+	"    LD_PRELOAD=libstdbtel.so STDBTEL_CONFIG=my.toml SERVER [ARGS...]\n"
+	"\n"
+	"Commands:\n"
+	"  symbols BINARY [PATTERN]   List the functions in BINARY (an executable or\n"
+	"                             shared library), or those matching PATTERN: a\n"
+	"                             name as a person writes it (crate::module::Type::fn,\n"
+	"                             ns::Class::method, a C name), its trailing path\n"
+	"                             segments (Type::fn), a mangled name, or a glob\n"
+	"                             (* ? [...]) over either. The NAME column is what\n"
+	"                             a [[hook]] 'symbol' should say.\n"
+	"  check [CONFIG [BINARY]]    Check CONFIG (default: $STDBTEL_CONFIG, else\n"
+	"                             " STDBTEL_DEFAULT_CONFIG ")\n"
+	"                             as the shim would read it, environment included;\n"
+	"                             with BINARY, also resolve every hook's symbol in it.\n"
+	"  help                       Show this text.\n"
+	"  version                    Show the version.\n"
+	"\n"
+	"Environment read by check and the shim: STDBTEL_CONFIG, STDBTEL_LOG,\n"
+	"SPACETIMEDB_TELEMETRY_ENABLED, OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_*, STATSD_HOST,\n"
+	"STATSD_PORT. See README.md for every key and variable.\n"
+	"\n"
+	"Exit status: 0 success, 1 no match or config problems, 2 usage or read error.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "stdbtel: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'stdbtel help'.\n");
+	return 2;
+}
+
+static const char *binding_name(uint8_t bind)
+{
+	switch (bind) {
+	case 0: return "local";
+	case 1: return "global";
+	case 2: return "weak";
+	case 10: return "unique";
+	default: return "other";
+	}
+}
+
+static void print_symbol_row(const struct symbol_entry *e, void *ctx)
+{
+	(void)ctx;
+	printf("%#018llx %8llu  %-6s  %s  %s\n", (unsigned long long)e->value, (unsigned long long)e->size,
+	       binding_name(e->bind), e->key, e->mangled);
+}
+
+static int cmd_symbols(int argc, char **argv)
+{
+	if (argc < 2 || argc > 3)
+		return usage_error("%s", "symbols takes BINARY [PATTERN]");
+	const char *binary = argv[1];
+	const char *pattern = argc == 3 ? argv[2] : NULL;
+	struct symbol_table table;
+	char err[256];
+	if (symbol_table_open(&table, binary, err, sizeof err) != ELF_OK) {
+		fprintf(stderr, "stdbtel: %s: %s\n", binary, err);
+		return 2;
+	}
+	if (!table.elf.has_symtab)
+		fprintf(stderr, "stdbtel: %s has no .symtab (stripped); listing exported functions only\n", binary);
+	printf("%-18s %8s  %-6s  %s  %s\n", "ADDRESS", "SIZE", "BIND", "NAME", "MANGLED");
+	size_t shown;
+	if (pattern == NULL) {
+		for (size_t i = 0; i < table.count; i++)
+			print_symbol_row(&table.entries[i], NULL);
+		shown = table.count;
+	} else {
+		shown = symbol_table_match(&table, pattern, MATCH_SEARCH, print_symbol_row, NULL);
+	}
+	symbol_table_close(&table);
+	if (shown == 0) {
+		fprintf(stderr, "stdbtel: no function in %s matches \"%s\"\n", binary, pattern ? pattern : "*");
+		return 1;
+	}
+	return 0;
+}
+
+static void print_check_note(enum log_level level, const char *message, void *ctx)
+{
+	size_t *problems = ctx;
+	if (level <= LOG_WARN)
+		(*problems)++;
+	fprintf(stderr, "stdbtel: %s%s\n", level <= LOG_WARN ? "" : "note: ", message);
+}
+
+/* Resolves every hook of cfg in binary as the main program; returns the problem count. */
+static size_t check_binary(const struct stdbtel_config *cfg, const char *binary)
+{
+	const char *slash = strrchr(binary, '/');
+	struct target_object object = {
+		.path = binary, .name = slash ? slash + 1 : binary, .bias = 0, .is_main = true,
+	};
+	struct target_set set;
+	size_t problems = 0;
+	if (targets_resolve(cfg, &object, 1, &set, print_check_note, &problems) != 0) {
+		fprintf(stderr, "stdbtel: out of memory\n");
+		return problems + 1;
+	}
+	if (object.failed)
+		problems++;
+	printf("%s: %zu of %zu hooks resolved to %zu functions", binary, set.hooks_resolved, cfg->nhooks,
+	       set.count);
+	if (set.hooks_pending)
+		printf(" (%zu look only in other objects, not checked)", set.hooks_pending);
+	printf("\n");
+	for (size_t i = 0; i < set.count; i++) {
+		const struct target *t = &set.items[i];
+		const struct hook_config *hook = &cfg->hooks[t->hook_index];
+		printf("  %-24s %#014lx  %s\n", hook->span, (unsigned long)t->address, t->entry->key);
+	}
+	targets_free(&set, &object, 1);
+	return problems;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	if (argc > 3)
+		return usage_error("%s", "check takes [CONFIG [BINARY]]");
+	if (argc >= 2)
+		setenv("STDBTEL_CONFIG", argv[1], 1);
+	struct stdbtel_config cfg;
+	struct config_diags diags = { 0 };
+	size_t errors = config_load(&cfg, STDBTEL_DEFAULT_CONFIG, &diags);
+	for (size_t i = 0; i < diags.count; i++)
+		fprintf(stderr, "stdbtel: %s%s\n", diags.items[i].severity == CONFIG_ERROR ? "" : "warning: ",
+		        diags.items[i].text);
+	if (diags.total > diags.count)
+		fprintf(stderr, "stdbtel: ... and %zu more problems\n", diags.total - diags.count);
+	if (errors) {
+		fprintf(stderr, "stdbtel: %s: %zu error%s; the shim would not trace with this config\n", cfg.source,
+		        errors, errors == 1 ? "" : "s");
+		config_free(&cfg);
+		return 1;
+	}
+	printf("%s: ok: %zu hooks, telemetry %s, processes %s", cfg.source, cfg.nhooks,
+	       cfg.enabled ? "enabled" : "disabled (set [telemetry] enabled = true)",
+	       cfg.nprocesses ? "" : "any");
+	for (size_t i = 0; i < cfg.nprocesses; i++)
+		printf("%s%s", i ? ", " : "", cfg.processes[i]);
+	printf("\n");
+	size_t problems = 0;
+	if (argc == 3)
+		problems = check_binary(&cfg, argv[2]);
+	config_free(&cfg);
+	return problems ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("%s", "missing command");
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("stdbtel %s\n", STDBTEL_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "symbols") == 0)
+		return cmd_symbols(argc - 1, argv + 1);
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(argc - 1, argv + 1);
+	return usage_error("unknown command '%s'", cmd);
+}

@@ -1,0 +1,21 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Installs what the build needs, builds, and runs the bundled demo target
+# (tests/targets/c_target.c) under libstdbtel.so with symbols/demo.toml,
+# showing what stdbtel finds and captures.
+set -eu
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+
+install_missing $STDBTEL_BUILD_PACKAGES
+configure_and_build build -Dtests=false
+
+target=build/tests/targets/c_target_pie
+echo "== stdbtel symbols $target 'db_*'   (functions a config can name)"
+build/stdbtel symbols "$target" 'db_*'
+echo
+echo "== stdbtel check symbols/demo.toml $target   (what the config resolves to)"
+build/stdbtel check symbols/demo.toml "$target"
+echo
+echo "== LD_PRELOAD=build/libstdbtel.so STDBTEL_CONFIG=symbols/demo.toml $target 5"
+LD_PRELOAD="$PWD/build/libstdbtel.so" STDBTEL_CONFIG="$PWD/symbols/demo.toml" "$target" 5

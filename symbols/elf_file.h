@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * elf_file.h: reading function symbols out of ELF64 files.
+ *
+ * Owns: the bytes of one ELF file (mapped read-only) and the list of its
+ * symbols from .symtab and .dynsym. Every offset, size and index read from
+ * the file is checked against the mapping, so a corrupt or truncated file
+ * gives an error with a reason, never a crash. No globals; not thread-safe
+ * per object (callers give each thread its own).
+ *
+ * Addresses are the file's st_value (link-time virtual addresses); the
+ * caller adds the load bias of the running object.
+ */
+#ifndef STDBTEL_ELF_FILE_H
+#define STDBTEL_ELF_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum elf_status {
+	ELF_OK = 0,
+	ELF_ERR_IO,        /* open/stat/mmap failed (errno text in the message) */
+	ELF_ERR_FORMAT,    /* not ELF, not 64-bit little-endian, or corrupt */
+	ELF_ERR_NOSYMBOLS, /* valid ELF without .symtab and .dynsym */
+};
+
+enum elf_symbol_source {
+	ELF_FROM_SYMTAB,
+	ELF_FROM_DYNSYM,
+};
+
+/* One symbol. name points into the file's string table (valid until elf_close). */
+struct elf_symbol {
+	const char *name;
+	uint64_t value;   /* st_value: link-time address */
+	uint64_t size;    /* st_size: 0 when the toolchain did not record one */
+	uint8_t bind;     /* STB_LOCAL, STB_GLOBAL, STB_WEAK, ... */
+	uint8_t type;     /* STT_FUNC, STT_GNU_IFUNC, STT_OBJECT, ... */
+	uint16_t shndx;   /* section index; SHN_UNDEF for imports */
+	enum elf_symbol_source source;
+};
+
+struct elf_file {
+	const uint8_t *data; /* the whole file, mapped read-only */
+	size_t size;
+	bool mapped;         /* data came from mmap (elf_open), not the caller */
+	uint16_t e_type;     /* ET_EXEC or ET_DYN */
+	uint16_t e_machine;  /* EM_X86_64, EM_AARCH64, ... */
+	bool has_symtab;     /* false: stripped, symbols are .dynsym only */
+	struct elf_symbol *symbols; /* defined symbols (shndx != SHN_UNDEF) with a
+	                               non-empty name, .symtab first; a .dynsym
+	                               entry equal (name, value) to a .symtab entry
+	                               is left out */
+	size_t nsymbols;
+};
+
+/*
+ * Maps path read-only and reads its symbols. On failure returns the status,
+ * writes a reason (without the path) to err, and leaves *ef closed.
+ */
+enum elf_status elf_open(struct elf_file *ef, const char *path, char *err, size_t errlen);
+
+/*
+ * Same as elf_open over caller-owned bytes (for tests: truncated and
+ * corrupted images). data must outlive ef.
+ */
+enum elf_status elf_open_mem(struct elf_file *ef, const void *data, size_t size,
+                             char *err, size_t errlen);
+
+/* Releases what elf_open*() acquired. Safe on a zeroed or closed ef. */
+void elf_close(struct elf_file *ef);
+
+/* True for symbols that name code: STT_FUNC and STT_GNU_IFUNC. */
+bool elf_symbol_is_function(const struct elf_symbol *sym);
+
+#endif

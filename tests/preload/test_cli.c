@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_cli.c: the `stdbtel` command as a user runs it.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "run.h"
+
+static struct run_result cli(const char *a1, const char *a2, const char *a3)
+{
+	char *argv[] = { (char *)test_env_path("STDBTEL_CLI"), (char *)a1, (char *)a2, (char *)a3, NULL };
+	char *env[] = { "-STDBTEL_CONFIG", "-SPACETIMEDB_TELEMETRY_ENABLED", "-LD_PRELOAD", NULL };
+	struct run_result r;
+	cr_assert_eq(run_program(argv, env, &r), 0);
+	return r;
+}
+
+Test(cli, symbols_finds_relationaldb_insert_in_both_manglings)
+{
+	struct {
+		const char *target, *mangled_prefix;
+	} cases[] = {
+		{ "STDBTEL_TARGET_RUST_LEGACY", "_ZN11rust_target2db13relational_db12RelationalDB6insert17h" },
+		{ "STDBTEL_TARGET_RUST_V0", "_RNvMNtNtCs" },
+	};
+	for (size_t i = 0; i < 2; i++) {
+		struct run_result r = cli("symbols", test_env_path(cases[i].target), "RelationalDB::insert");
+		cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+		cr_assert_eq(count_lines_containing(r.out, "rust_target::db::relational_db::RelationalDB::insert"), 1,
+		             "stdout:\n%s", r.out);
+		cr_assert_eq(count_lines_containing(r.out, cases[i].mangled_prefix), 1, "stdout:\n%s", r.out);
+		cr_assert_eq(count_lines_containing(r.out, "local"), 1, "binding column: %s", r.out);
+		run_result_free(&r);
+	}
+}
+
+Test(cli, symbols_finds_redis_call)
+{
+	cr_assert_eq(access("/usr/bin/redis-server", R_OK), 0,
+	             "/usr/bin/redis-server is missing: install redis-server (scripts/test.sh does)");
+	struct run_result r = cli("symbols", "/usr/bin/redis-server", "call");
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_geq(count_lines_containing(r.out, " call  call"), 1, "stdout:\n%s", r.out);
+	run_result_free(&r);
+}
+
+Test(cli, symbols_lists_everything_without_a_pattern)
+{
+	struct run_result r = cli("symbols", test_env_path("STDBTEL_TARGET_C_PIE"), NULL);
+	cr_assert_eq(r.status, 0);
+	cr_assert_geq(count_lines_containing(r.out, "db_insert"), 1);
+	cr_assert_geq(count_lines_containing(r.out, "row_hash"), 1);
+	cr_assert_eq(count_lines_containing(r.out, "ADDRESS"), 1, "one header line");
+	run_result_free(&r);
+}
+
+Test(cli, symbols_without_a_match_exits_1)
+{
+	struct run_result r = cli("symbols", test_env_path("STDBTEL_TARGET_C_PIE"), "no_such_function");
+	cr_assert_eq(r.status, 1);
+	cr_assert_eq(count_lines_containing(r.err, "stdbtel: no function in"), 1, "stderr: %s", r.err);
+	run_result_free(&r);
+}
+
+Test(cli, symbols_on_a_bad_file_exits_2)
+{
+	struct run_result r = cli("symbols", "/nonexistent/binary", NULL);
+	cr_assert_eq(r.status, 2);
+	cr_assert_eq(count_lines_containing(r.err, "stdbtel: /nonexistent/binary:"), 1, "stderr: %s", r.err);
+	run_result_free(&r);
+	char *text = write_temp_file("not an ELF file\n", ".bin");
+	r = cli("symbols", text, NULL);
+	unlink(text);
+	free(text);
+	cr_assert_eq(r.status, 2);
+	cr_assert_eq(count_lines_containing(r.err, "stdbtel: "), 1, "stderr: %s", r.err);
+	run_result_free(&r);
+}
+
+Test(cli, check_reports_syntax_errors_with_position)
+{
+	char *config = write_temp_file("[telemetry]\nenabled = true\n[[hook]\nsymbol = \"x\"\n", ".toml");
+	struct run_result r = cli("check", config, NULL);
+	cr_assert_eq(r.status, 1);
+	char needle[4200];
+	snprintf(needle, sizeof needle, "stdbtel: %s:3:", config);
+	cr_assert_eq(count_lines_containing(r.err, needle), 1, "stderr: %s", r.err);
+	unlink(config);
+	free(config);
+	run_result_free(&r);
+}
+
+Test(cli, check_resolves_hooks_in_a_binary)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/symbols/demo.toml", test_env_path("STDBTEL_SOURCE_ROOT"));
+	struct run_result r = cli("check", path, test_env_path("STDBTEL_TARGET_C_PIE"));
+	cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert_eq(count_lines_containing(r.out, ": ok: 4 hooks"), 1, "stdout: %s", r.out);
+	cr_assert_eq(count_lines_containing(r.out, "4 of 4 hooks resolved to 4 functions"), 1, "stdout: %s", r.out);
+	run_result_free(&r);
+}
+
+Test(cli, check_fails_on_an_unresolved_symbol)
+{
+	char *config = write_temp_file("[[hook]]\nsymbol = \"db_insert\"\n[[hook]]\nsymbol = \"gone\"\n", ".toml");
+	struct run_result r = cli("check", config, test_env_path("STDBTEL_TARGET_C_PIE"));
+	cr_assert_eq(r.status, 1);
+	cr_assert_eq(count_lines_containing(r.err, "no function matches symbol \"gone\""), 1, "stderr: %s", r.err);
+	cr_assert_eq(count_lines_containing(r.out, "1 of 2 hooks resolved"), 1, "stdout: %s", r.out);
+	unlink(config);
+	free(config);
+	run_result_free(&r);
+}
+
+Test(cli, help_and_usage_errors)
+{
+	struct run_result r = cli("--help", NULL, NULL);
+	cr_assert_eq(r.status, 0);
+	cr_assert_geq(count_lines_containing(r.out, "symbols BINARY [PATTERN]"), 1);
+	cr_assert_geq(count_lines_containing(r.out, "check [CONFIG [BINARY]]"), 1);
+	run_result_free(&r);
+	r = cli("frobnicate", NULL, NULL);
+	cr_assert_eq(r.status, 2);
+	cr_assert_eq(count_lines_containing(r.err, "unknown command 'frobnicate'"), 1);
+	run_result_free(&r);
+	r = cli("version", NULL, NULL);
+	cr_assert_eq(r.status, 0);
+	cr_assert_eq(count_lines_containing(r.out, "stdbtel "), 1);
+	run_result_free(&r);
+}

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_preload.c: libstdbtel.so loaded into real programs. Whatever the
+ * config says, the program's output and exit status must be what they are
+ * without the shim; problems show as "stdbtel:" lines on stderr only.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "run.h"
+
+static struct run_result run_target(const char *target_env, const char *config_path, bool preload,
+                                    const char *extra_env)
+{
+	char *argv[] = { (char *)test_env_path(target_env), "5", NULL };
+	char preload_var[4096], config_var[4096];
+	snprintf(preload_var, sizeof preload_var, "LD_PRELOAD=%s", test_env_path("STDBTEL_LIBRARY"));
+	snprintf(config_var, sizeof config_var, "STDBTEL_CONFIG=%s", config_path ? config_path : "");
+	char *env[] = { preload ? preload_var : "-LD_PRELOAD", config_var, "C_TARGET_PRINT_ADDRESSES=1",
+		        "-STDBTEL_LOG", "-SPACETIMEDB_TELEMETRY_ENABLED", "-OTEL_SDK_DISABLED",
+		        (char *)(extra_env ? extra_env : "-STDBTEL_UNUSED"), NULL };
+	struct run_result r;
+	cr_assert_eq(run_program(argv, env, &r), 0, "cannot start %s", argv[0]);
+	return r;
+}
+
+/* Runs target without and with the shim under config text; checks that stdout and status match. */
+static struct run_result run_unchanged(const char *target_env, const char *config_text)
+{
+	char *config = write_temp_file(config_text, ".toml");
+	struct run_result plain = run_target(target_env, NULL, false, NULL);
+	struct run_result shim = run_target(target_env, config, true, NULL);
+	unlink(config);
+	free(config);
+	cr_assert_eq(plain.status, 0, "the target itself failed: %s", plain.err);
+	cr_assert_str_eq(shim.out, plain.out, "stdout changed under the shim");
+	cr_assert_eq(shim.status, plain.status, "exit status changed under the shim");
+	run_result_free(&plain);
+	return shim;
+}
+
+static void assert_every_stderr_line_is_ours(const char *err)
+{
+	size_t lines = count_lines_containing(err, "");
+	cr_assert_eq(count_lines_containing(err, "stdbtel: "), lines, "stderr has lines not from the shim:\n%s", err);
+}
+
+Test(preload, syntax_error_is_one_line_and_the_program_runs_unchanged)
+{
+	struct run_result r = run_unchanged("STDBTEL_TARGET_C_PIE", "[telemetry]\nenabled = tru\n");
+	assert_every_stderr_line_is_ours(r.err);
+	cr_assert_eq(count_lines_containing(r.err, ".toml:2:11: "), 1, "stderr:\n%s", r.err);
+	cr_assert_eq(count_lines_containing(r.err, "not tracing"), 1, "stderr:\n%s", r.err);
+	run_result_free(&r);
+}
+
+Test(preload, schema_errors_are_each_reported)
+{
+	struct run_result r = run_unchanged("STDBTEL_TARGET_C_NOPIE",
+		"[telemetry]\nenabled = true\nbogus_key = 1\n[[hook]]\nsymbol = 7\n");
+	assert_every_stderr_line_is_ours(r.err);
+	cr_assert_eq(count_lines_containing(r.err, ".toml:3:1: unknown key 'bogus_key'"), 1, "stderr:\n%s", r.err);
+	cr_assert_eq(count_lines_containing(r.err, ".toml:5:10: 'symbol' in [[hook]] must be a string"), 1,
+	             "stderr:\n%s", r.err);
+	cr_assert_eq(count_lines_containing(r.err, "config has 2 errors; not tracing"), 1, "stderr:\n%s", r.err);
+	run_result_free(&r);
+}
+
+Test(preload, missing_config_file)
+{
+	struct run_result plain = run_target("STDBTEL_TARGET_C_PIE", NULL, false, NULL);
+	struct run_result shim = run_target("STDBTEL_TARGET_C_PIE", "/nonexistent/x.toml", true, NULL);
+	cr_assert_str_eq(shim.out, plain.out);
+	cr_assert_eq(shim.status, plain.status);
+	cr_assert_eq(count_lines_containing(shim.err, "stdbtel: /nonexistent/x.toml: cannot open"), 1,
+	             "stderr:\n%s", shim.err);
+	run_result_free(&plain);
+	run_result_free(&shim);
+}
+
+Test(preload, disabled_telemetry_is_silent)
+{
+	struct run_result r = run_unchanged("STDBTEL_TARGET_C_PIE",
+		"[telemetry]\nenabled = false\n[[hook]]\nsymbol = \"db_insert\"\n");
+	cr_assert_str_eq(r.err, "", "a disabled shim prints nothing");
+	run_result_free(&r);
+}
+
+Test(preload, other_processes_stay_inert)
+{
+	struct run_result r = run_unchanged("STDBTEL_TARGET_C_PIE",
+		"[telemetry]\nenabled = true\nlog_level = \"debug\"\nprocesses = [\"spacetimedb-standalone\"]\n"
+		"[[hook]]\nsymbol = \"db_insert\"\n");
+	cr_assert_eq(count_lines_containing(r.err, "resolved"), 0, "stderr:\n%s", r.err);
+	cr_assert_eq(count_lines_containing(r.err, "is not in \"processes\""), 1, "stderr:\n%s", r.err);
+	run_result_free(&r);
+}
+
+/* The address the target printed for name ("name=0x..."). */
+static uintptr_t printed_address(const char *out, const char *name)
+{
+	char needle[64];
+	snprintf(needle, sizeof needle, "%s=0x", name);
+	const char *p = strstr(out, needle);
+	cr_assert_not_null(p, "target did not print %s:\n%s", name, out);
+	return (uintptr_t)strtoull(p + strlen(needle), NULL, 16);
+}
+
+/* The address the shim logged for key ("-> key at 0x..."). */
+static uintptr_t resolved_address(const char *err, const char *key)
+{
+	char needle[128];
+	snprintf(needle, sizeof needle, "-> %s at 0x", key);
+	const char *p = strstr(err, needle);
+	cr_assert_not_null(p, "shim did not resolve %s:\n%s", key, err);
+	return (uintptr_t)strtoull(p + strlen(needle), NULL, 16);
+}
+
+static void check_runtime_addresses(const char *target_env)
+{
+	struct run_result r = run_unchanged(target_env,
+		"[telemetry]\nenabled = true\nlog_level = \"debug\"\nprocesses = [\"c_target*\"]\n"
+		"[[hook]]\nsymbol = \"db_insert\"\n"
+		"[[hook]]\nsymbol = \"row_hash\"\n"
+		"[[hook]]\nsymbol = \"db_select\"\n"
+		"[[hook]]\nsymbol = \"no_such_function\"\n");
+	assert_every_stderr_line_is_ours(r.err);
+	const char *names[] = { "db_insert", "db_select", "row_hash" };
+	for (size_t i = 0; i < 3; i++)
+		cr_assert_eq(resolved_address(r.err, names[i]), printed_address(r.out, names[i]),
+		             "%s resolved to a different address than the program's own", names[i]);
+	cr_assert_eq(count_lines_containing(r.err, "no function matches symbol \"no_such_function\""), 1,
+	             "stderr:\n%s", r.err);
+	cr_assert_eq(count_lines_containing(r.err, "3 of 4 hooks resolved to 3 functions"), 1, "stderr:\n%s", r.err);
+	run_result_free(&r);
+}
+
+Test(preload, resolves_runtime_addresses_in_a_pie_program)
+{
+	check_runtime_addresses("STDBTEL_TARGET_C_PIE");
+}
+
+Test(preload, resolves_runtime_addresses_in_a_non_pie_program)
+{
+	check_runtime_addresses("STDBTEL_TARGET_C_NOPIE");
+}
+
+Test(preload, resolves_rust_paths_in_both_manglings)
+{
+	const char *targets[] = { "STDBTEL_TARGET_RUST_LEGACY", "STDBTEL_TARGET_RUST_V0" };
+	for (size_t i = 0; i < 2; i++) {
+		struct run_result r = run_unchanged(targets[i],
+			"[telemetry]\nenabled = true\nlog_level = \"debug\"\n"
+			"[[hook]]\nsymbol = \"rust_target::db::relational_db::RelationalDB::insert\"\n"
+			"[[hook]]\nsymbol = \"rust_target::scan_chunks\"\n"
+			"[[hook]]\nsymbol = \"spacetimedb::absent\"\noptional = true\n");
+		cr_assert_eq(count_lines_containing(r.err, "2 of 3 hooks resolved to 3 functions"), 1, "%s stderr:\n%s",
+		             targets[i], r.err);
+		run_result_free(&r);
+	}
+}
+
+Test(preload, optional_missing_symbol_is_only_a_debug_note)
+{
+	struct run_result r = run_unchanged("STDBTEL_TARGET_C_PIE",
+		"[telemetry]\nenabled = true\nlog_level = \"warn\"\n"
+		"[[hook]]\nsymbol = \"absent_in_this_version\"\noptional = true\n");
+	cr_assert_str_eq(r.err, "", "stderr:\n%s", r.err);
+	run_result_free(&r);
+}
+
+Test(preload, environment_enables_a_disabled_config)
+{
+	char *config = write_temp_file("[telemetry]\nenabled = false\n[[hook]]\nsymbol = \"db_insert\"\n", ".toml");
+	struct run_result r = run_target("STDBTEL_TARGET_C_PIE", config, true, "SPACETIMEDB_TELEMETRY_ENABLED=true");
+	unlink(config);
+	free(config);
+	cr_assert_eq(r.status, 0);
+	cr_assert_eq(count_lines_containing(r.err, "1 of 1 hooks resolved"), 1, "stderr:\n%s", r.err);
+	run_result_free(&r);
+}
