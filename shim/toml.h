@@ -16,6 +16,9 @@
  *
  * Every value and key carries the 1-based line and column where it starts,
  * so that the config layer can say "file:line:col: wrong type" later.
+ * Columns count characters (a UTF-8 sequence or a tab is one). In a dotted
+ * key a.b.c each part's kv carries the position of that part. Keys cannot
+ * hold NUL (rejected), so they are plain C strings.
  */
 #ifndef STDBTEL_TOML_H
 #define STDBTEL_TOML_H
@@ -78,7 +81,7 @@ struct toml_error {
  */
 struct toml_value *toml_parse(const char *text, size_t len, struct toml_error *err);
 
-/* Releases a tree returned by toml_parse(). NULL is allowed. */
+/* Releases a tree: root must be a pointer returned by toml_parse(), or NULL. */
 void toml_free(struct toml_value *root);
 
 /* Returns the value for key in table, or NULL (also when table is not a table). */

@@ -10,6 +10,12 @@
  *
  * Addresses are the file's st_value (link-time virtual addresses); the
  * caller adds the load bias of the running object.
+ *
+ * Left out as well as imports: STT_SECTION and STT_FILE symbols, and
+ * symbols whose st_shndx is reserved (SHN_ABS, SHN_COMMON, SHN_XINDEX),
+ * since their st_value is not an address in a loaded section. Symbol
+ * versions are not read: a name exported at several versions (libc's
+ * memcpy) appears once per version, each with its own value.
  */
 #ifndef STDBTEL_ELF_FILE_H
 #define STDBTEL_ELF_FILE_H
@@ -58,6 +64,9 @@ struct elf_file {
 /*
  * Maps path read-only and reads its symbols. On failure returns the status,
  * writes a reason (without the path) to err, and leaves *ef closed.
+ * *ef is overwritten, not closed first. The names point into the mapping:
+ * the file must not be truncated or rewritten in place while ef is open
+ * (replacing it by rename, as installers do, is fine).
  */
 enum elf_status elf_open(struct elf_file *ef, const char *path, char *err, size_t errlen);
 
