@@ -285,6 +285,9 @@ static void unknown_key(struct parse_ctx *ctx, const struct toml_kv *kv, const c
 	size_t best_distance = 3; /* suggest only close matches */
 	for (; *known != NULL; known++) {
 		size_t d = edit_distance(kv->key, *known);
+		/* "span_name" for "span": a known key with something added is a near miss too */
+		if (strncmp(kv->key, *known, strlen(*known)) == 0 || strncmp(*known, kv->key, strlen(kv->key)) == 0)
+			d = 1;
 		if (d < best_distance) {
 			best_distance = d;
 			best = *known;
