@@ -15,7 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
+#include "glob.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1054,7 +1054,7 @@ bool config_process_matches(const struct stdbtel_config *cfg, const char *exe_ba
 	if (cfg->nprocesses == 0)
 		return true;
 	for (size_t i = 0; i < cfg->nprocesses; i++)
-		if (cfg->processes[i] != NULL && fnmatch(cfg->processes[i], exe_basename, 0) == 0)
+		if (cfg->processes[i] != NULL && glob_match(cfg->processes[i], exe_basename))
 			return true;
 	return false;
 }

@@ -5,7 +5,7 @@
 #define _GNU_SOURCE
 #include "targets.h"
 
-#include <fnmatch.h>
+#include "glob.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +55,7 @@ static bool object_selected(const struct hook_config *hook, const struct target_
 {
 	if (hook->object == NULL)
 		return obj->is_main;
-	return fnmatch(hook->object, obj->name, 0) == 0 || fnmatch(hook->object, obj->path, 0) == 0;
+	return glob_match(hook->object, obj->name) || glob_match(hook->object, obj->path);
 }
 
 /* Opens obj's table on first use; false (reported once) when it cannot be read. */

@@ -4,8 +4,8 @@
  * so that a config's symbol patterns resolve quickly.
  *
  * Owns: an elf_file, one entry per function symbol with its match key
- * (see demangle_match_key()), and hash indexes over the mangled names,
- * the match keys and the keys' last path segments.
+ * (see demangle_match_key()), and hash indexes over the match keys, the
+ * mangled names, and the keys' first and last path segments.
  *
  * A pattern matches an entry when it is equal to, or (with * ? [ ]) a glob
  * over, the entry's match key or its mangled name. A Rust legacy symbol
@@ -15,8 +15,9 @@
  *
  * Cost: building is linear in the number of symbols (demangling dominates);
  * an exact pattern is a hash lookup; a glob whose last segment is literal
- * is a hash lookup plus fnmatch on the candidates; other globs scan the keys
- * with a substring prefilter. Not thread-safe; read-only after open.
+ * is a hash lookup plus fnmatch on the candidates; so is a glob whose first
+ * segment is literal ("spacetimedb::*"); other globs scan every key with a
+ * substring prefilter. Not thread-safe; read-only after open.
  */
 #ifndef STDBTEL_SYMBOL_TABLE_H
 #define STDBTEL_SYMBOL_TABLE_H
@@ -28,6 +29,15 @@
 #include "demangle.h"
 #include "elf_file.h"
 
+/* The hash indexes, each a set of chains through symbol_entry.next[]. */
+enum symbol_index {
+	INDEX_KEY,      /* whole match key */
+	INDEX_MANGLED,  /* whole mangled name */
+	INDEX_LAST,     /* key's last segment: "insert" of "a::B::insert" */
+	INDEX_FIRST,    /* key's first segment: "a" of "a::B::insert" (a crate) */
+	INDEX_COUNT,
+};
+
 struct symbol_entry {
 	const char *mangled;  /* the linker's name (points into the ELF mapping) */
 	const char *key;      /* match key; == mangled for plain C names */
@@ -37,7 +47,7 @@ struct symbol_entry {
 	uint8_t bind;
 	enum demangle_scheme scheme;
 	enum elf_symbol_source source;
-	uint32_t next_by_key, next_by_mangled, next_by_last; /* hash chains */
+	uint32_t next[INDEX_COUNT]; /* next entry in each index's chain */
 };
 
 struct symbol_table {
@@ -45,7 +55,7 @@ struct symbol_table {
 	struct symbol_entry *entries;
 	size_t count;
 	char *keys;           /* one block holding every demangled key */
-	uint32_t *heads;      /* 3 * nbuckets chain heads: key, mangled, last segment */
+	uint32_t *heads;      /* INDEX_COUNT * nbuckets chain heads */
 	size_t nbuckets;
 };
 
