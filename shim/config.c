@@ -677,9 +677,9 @@ static void parse_hook(struct parse_ctx *ctx, struct stdbtel_config *cfg, const 
 			unknown_key(ctx, kv, section, known);
 		}
 	}
-	if (hook->symbol == NULL)
+	if (hook->symbol == NULL && toml_get(tab, "symbol") == NULL) /* a wrong one is reported already */
 		DIAG_AT(ctx, CONFIG_ERROR, tab->line, tab->col, "[[hook]] needs a 'symbol'");
-	else if (hook->span == NULL)
+	if (hook->symbol != NULL && hook->span == NULL)
 		hook->span = dup_string(ctx, hook->symbol);
 }
 

@@ -48,10 +48,12 @@ static size_t match(const char *pattern, enum match_mode mode, struct matches *m
 	return symbol_table_match(&table, pattern, mode, collect, m);
 }
 
-/* The address nm reports for a defined symbol of binary, or 0. */
-static unsigned long long nm_address(const char *binary, const char *mangled)
+/* The address nm reports for a defined symbol of binary (-D: in .dynsym), or 0. */
+static unsigned long long nm_address_in(const char *binary, const char *mangled, bool dynamic)
 {
-	char *argv[] = { "/usr/bin/nm", "--defined-only", (char *)binary, NULL };
+	char *argv[] = { "/usr/bin/nm", "--defined-only", dynamic ? "-D" : (char *)binary, (char *)binary, NULL };
+	if (!dynamic)
+		argv[3] = NULL;
 	struct run_result r;
 	cr_assert_eq(run_program(argv, NULL, &r), 0, "cannot run nm");
 	cr_assert_eq(r.status, 0, "nm failed: %s", r.err);
@@ -64,6 +66,11 @@ static unsigned long long nm_address(const char *binary, const char *mangled)
 	}
 	run_result_free(&r);
 	return addr;
+}
+
+static unsigned long long nm_address(const char *binary, const char *mangled)
+{
+	return nm_address_in(binary, mangled, false);
 }
 
 TestSuite(symbol_table, .fini = close_table);
@@ -169,7 +176,8 @@ Test(symbol_table, redis_server_exports_its_internals)
 	struct matches m;
 	cr_assert_geq(match("call", MATCH_EXACT, &m), 1);
 	cr_assert_str_eq(m.items[0]->mangled, "call");
-	cr_assert_eq(m.items[0]->value, nm_address(redis, "call"));
+	/* Debian strips redis-server: its functions come from .dynsym. */
+	cr_assert_eq(m.items[0]->value, nm_address_in(redis, "call", !table.elf.has_symtab));
 	cr_assert_eq(match("processCommand", MATCH_EXACT, &m), 1);
 	cr_assert_gt(m.items[0]->size, 0);
 }
