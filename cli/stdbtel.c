@@ -135,9 +135,10 @@ static size_t check_binary(const struct stdbtel_config *cfg, const char *binary)
 	for (size_t i = 0; i < set.count; i++) {
 		const struct target *t = &set.items[i];
 		const struct hook_config *hook = &cfg->hooks[t->hook_index];
-		printf("  %-24s %#014lx  %s\n", hook->span, (unsigned long)t->address, t->entry->key);
+		printf("  %-24s %#014lx  %s\n", hook->span, (unsigned long)t->address, t->key);
 	}
-	targets_free(&set, &object, 1);
+	targets_free(&set);
+	target_objects_close(&object, 1);
 	return problems;
 }
 

@@ -96,14 +96,17 @@ static void resolve_hooks(const char *exe)
 			.path = o->path, .name = o->name, .bias = o->bias, .is_main = o->is_main != 0,
 		};
 	}
-	if (targets_resolve(&shim.config, shim.target_objects, shim.objects.count, &shim.targets,
-	                    report_target, NULL) != 0) {
+	int rc = targets_resolve(&shim.config, shim.target_objects, shim.objects.count, &shim.targets,
+	                         report_target, NULL);
+	/* The tables of a big server hold tens of MiB; targets keep what they need. */
+	target_objects_close(shim.target_objects, shim.objects.count);
+	if (rc != 0) {
 		log_write(LOG_ERROR, "out of memory resolving symbols; not tracing");
 		return;
 	}
 	shim.active = true;
 	log_write(LOG_INFO,
-	          "%s (pid %d): %zu of %zu hooks resolved to %zu functions in %.1f ms (config %s); "
+	          "%s (pid %d): %zu of %zu hooks resolved to %zu functions in %.2f ms (config %s); "
 	          "this version resolves only, nothing is patched or timed yet",
 	          exe, (int)getpid(), shim.targets.hooks_resolved, shim.config.nhooks, shim.targets.count,
 	          elapsed_ms(&start), shim.config.source);

@@ -28,12 +28,23 @@ static void collect_target(const struct symbol_entry *entry, void *data)
 		return;
 	}
 	set->items = grown;
-	set->items[set->count++] = (struct target){
+	struct target *t = &set->items[set->count];
+	*t = (struct target){
 		.hook_index = ctx->hook_index,
 		.object_index = ctx->object_index,
 		.address = ctx->bias + (uintptr_t)entry->value,
-		.entry = entry,
+		.link_address = entry->value,
+		.size = entry->size,
+		.key = strdup(entry->key),
+		.mangled = strdup(entry->mangled),
 	};
+	if (t->key == NULL || t->mangled == NULL) {
+		free(t->key);
+		free(t->mangled);
+		ctx->failed = true;
+		return;
+	}
+	set->count++;
 }
 
 static void reportf(targets_report_fn report, void *ctx, enum log_level level, const char *fmt, ...)
@@ -114,17 +125,25 @@ int targets_resolve(const struct stdbtel_config *cfg, struct target_object *obje
 		for (size_t i = before; i < out->count; i++) {
 			const struct target *t = &out->items[i];
 			reportf(report, report_ctx, LOG_DEBUG, "%s:%d: \"%s\" -> %s at %#lx (%s, %llu bytes)",
-			        cfg->source, hook->line, hook->symbol, t->entry->key, (unsigned long)t->address,
-			        objects[t->object_index].name, (unsigned long long)t->entry->size);
+			        cfg->source, hook->line, hook->symbol, t->key, (unsigned long)t->address,
+			        objects[t->object_index].name, (unsigned long long)t->size);
 		}
 	}
 	return 0;
 }
 
-void targets_free(struct target_set *set, struct target_object *objects, size_t nobjects)
+void targets_free(struct target_set *set)
 {
+	for (size_t i = 0; i < set->count; i++) {
+		free(set->items[i].key);
+		free(set->items[i].mangled);
+	}
 	free(set->items);
 	memset(set, 0, sizeof *set);
+}
+
+void target_objects_close(struct target_object *objects, size_t nobjects)
+{
 	for (size_t o = 0; o < nobjects; o++) {
 		if (objects[o].opened)
 			symbol_table_close(&objects[o].table);

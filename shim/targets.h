@@ -4,7 +4,8 @@
  * they name in a set of ELF objects.
  *
  * Owns: one symbol_table per object, opened on first use (an object that
- * no hook looks at is never read), and the list of resolved targets. Used
+ * no hook looks at is never read) and closed by target_objects_close(),
+ * and the list of resolved targets, which outlives the tables. Used
  * by the shim at start-up (objects from loaded_objects, with load biases)
  * and by `stdbtel check` (one file, bias 0), so both see the same matches.
  * Not thread-safe.
@@ -28,12 +29,18 @@ struct target_object {
 	struct symbol_table table;
 };
 
-/* One function a hook will time. entry points into its object's table. */
+/*
+ * One function a hook will time. Names are copies: a symbol table of a big
+ * server holds tens of MiB, and the shim closes it once hooks are resolved.
+ */
 struct target {
 	size_t hook_index;
 	size_t object_index;
 	uintptr_t address;    /* bias + link-time address */
-	const struct symbol_entry *entry;
+	uint64_t link_address;/* the symbol's st_value */
+	uint64_t size;        /* st_size (0 if unknown) */
+	char *key;            /* match key, e.g. "crate::Type::method" */
+	char *mangled;        /* the linker's name */
 };
 
 struct target_set {
@@ -54,11 +61,15 @@ typedef void (*targets_report_fn)(enum log_level level, const char *message, voi
  * (warning, once), a hook that matches nothing (warning, or debug when the
  * hook is optional), a hook whose objects are not loaded (debug: pending,
  * a later dlopen may bring them), each match (debug). Returns 0, or -1 when out of
- * memory. Release with targets_free() (which also closes the tables).
+ * memory. Release with targets_free(); close the tables (at any time after)
+ * with target_objects_close().
  */
 int targets_resolve(const struct stdbtel_config *cfg, struct target_object *objects, size_t nobjects,
                     struct target_set *out, targets_report_fn report, void *report_ctx);
 
-void targets_free(struct target_set *set, struct target_object *objects, size_t nobjects);
+void targets_free(struct target_set *set);
+
+/* Closes every table targets_resolve() opened; objects can be resolved again. */
+void target_objects_close(struct target_object *objects, size_t nobjects);
 
 #endif

@@ -68,7 +68,8 @@ int main(int argc, char **argv)
 		symbols = object.table.elf.nsymbols;
 		functions = object.table.count;
 		resolved = set.hooks_resolved;
-		targets_free(&set, &object, 1);
+		targets_free(&set);
+		target_objects_close(&object, 1);
 	}
 	qsort(total, (size_t)runs, sizeof total[0], compare_double);
 	qsort(matching, (size_t)runs, sizeof matching[0], compare_double);

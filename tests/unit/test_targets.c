@@ -79,12 +79,12 @@ Test(targets, object_globs_select_where_a_hook_looks)
 	cr_assert_geq(set.count, 2);
 	cr_assert_eq(set.items[0].hook_index, 0);
 	cr_assert_eq(set.items[0].object_index, 0);
-	cr_assert_eq(set.items[0].address, 0x1000 + set.items[0].entry->value, "bias is added");
+	cr_assert_eq(set.items[0].address, 0x1000 + set.items[0].link_address, "bias is added");
 	bool found_malloc = false;
 	for (size_t i = 0; i < set.count; i++)
 		if (set.items[i].hook_index == 2) {
 			cr_assert_eq(set.items[i].object_index, 1);
-			cr_assert_str_eq(set.items[i].entry->mangled, "malloc");
+			cr_assert_str_eq(set.items[i].mangled, "malloc");
 			found_malloc = true;
 		}
 	cr_assert(found_malloc);
@@ -97,7 +97,9 @@ Test(targets, object_globs_select_where_a_hook_looks)
 	cr_assert_not_null(note_with(&notes, "-> db_insert at", &level));
 	cr_assert_eq(level, LOG_DEBUG);
 
-	targets_free(&set, objects, 2);
+	target_objects_close(objects, 2);
 	cr_assert_not(objects[0].opened);
+	cr_assert_str_eq(set.items[0].key, "db_insert", "targets outlive the tables");
+	targets_free(&set);
 	config_free(&cfg);
 }
