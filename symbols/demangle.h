@@ -33,7 +33,12 @@ enum demangle_scheme {
  * output is still returned with the scheme, and ends with "..."). Returns
  * the scheme, or DEMANGLE_NONE with out set to "" when sym is not a mangled
  * name this demangler understands. Suffixes such as ".cold", ".llvm.123",
- * ".isra.0" are kept as " [.cold]" style trailers.
+ * ".isra.0" are kept as c++filt's " [clone .cold]" trailers, one per clone
+ * step (".constprop.0.isra.0" -> " [clone .constprop.0] [clone .isra.0]"),
+ * for every scheme; a symbol version ("@GLIBCXX_3.4", "@@V1") is appended
+ * unchanged. C++ is printed as "c++filt --no-verbose" prints it (so
+ * "std::string" for Ss), Rust v0 as rustc-demangle's alternate form, with
+ * punycode identifiers decoded.
  */
 enum demangle_scheme demangle(const char *sym, char *out, size_t outsz);
 
@@ -44,8 +49,26 @@ enum demangle_scheme demangle(const char *sym, char *out, size_t outsz);
  *   "run_inner::<spacetimedb::Foo>"          -> "run_inner"  (generic args dropped)
  *   "redis::call(client*, int) const"        -> "redis::call" (parameters dropped)
  *   "<A as B>::f"                            -> "<A as B>::f" (trait impls kept)
- *   "m::f [.cold]"                           -> "m::f [.cold]" (trailers kept)
- * Plain C names are returned unchanged.
+ *   "m::f [clone .cold]"                     -> "m::f [clone .cold]" (fragments kept apart)
+ *   "m::f [clone .llvm.123]"                 -> "m::f" (ThinLTO's renamed copy is f)
+ * Plain C names are returned unchanged. In detail:
+ *   - every argument list directly after a name is dropped, at any depth
+ *     and in every scheme: Rust "f::<T>" and "Vec<T>", C++ template
+ *     arguments "vector<int>" (so "std::vector::push_back"), also inside a
+ *     kept "<A as B>": "<x::Rect<f32> as x::Shape>" -> "<x::Rect as x::Shape>",
+ *     which is what legacy's "<x::Rect<T> as x::Shape>" gives too;
+ *   - C++: a parameter list and the qualifiers after it are dropped where
+ *     they follow a name, also inside local names ("f()::x" -> "f::x");
+ *     the return type of a template function is dropped ("void f<int>()"
+ *     -> "f"); "[abi:cxx11]" tags are dropped; operator names stay
+ *     ("A::operator<", "operator new", "A::operator int");
+ *   - kept verbatim: "{closure#0}" / "{{closure}}", "{lambda(int)#1}",
+ *     "(anonymous namespace)", legacy "<impl [T]>" segments, and special
+ *     name prefixes ("vtable for ", "non-virtual thunk to ", ...);
+ *   - trailers: " [clone .llvm.123]" marks the ThinLTO-renamed copy, which
+ *     is the function itself, and is dropped; ".cold" / ".part.0" are
+ *     fragments and keep their trailer, so a path never matches them.
+ * out must not overlap demangled.
  */
 void demangle_match_key(const char *demangled, char *out, size_t outsz);
 
