@@ -55,8 +55,8 @@ fn main() {
     let mut total = 0u64;
     for r in 0..rounds {
         let row = format!("row-{}", r);
-        total += std::hint::black_box(&mut db).insert(r as u32, row.as_bytes()).unwrap_or(0);
-        total += std::hint::black_box(&mut wasm).call_reducer("add", row.as_bytes()) as u64;
+        total += (&mut db).insert(r as u32, row.as_bytes()).unwrap_or(0);
+        total += (&mut wasm).call_reducer("add", row.as_bytes()) as u64;
         total += scan_chunks(&[r as u8, 1u8]);
         total += scan_chunks(&[r as u32, 2u32]);
     }
