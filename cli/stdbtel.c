@@ -88,14 +88,8 @@ static int cmd_symbols(int argc, char **argv)
 	if (!table.elf.has_symtab)
 		fprintf(stderr, "stdbtel: %s has no .symtab (stripped); listing exported functions only\n", binary);
 	printf("%-18s %8s  %-6s  %s  %s\n", "ADDRESS", "SIZE", "BIND", "NAME", "MANGLED");
-	size_t shown;
-	if (pattern == NULL) {
-		for (size_t i = 0; i < table.count; i++)
-			print_symbol_row(&table.entries[i], NULL);
-		shown = table.count;
-	} else {
-		shown = symbol_table_match(&table, pattern, MATCH_SEARCH, print_symbol_row, NULL);
-	}
+	/* Without a pattern, "*" lists every function, in address order. */
+	size_t shown = symbol_table_match(&table, pattern ? pattern : "*", MATCH_SEARCH, print_symbol_row, NULL);
 	symbol_table_close(&table);
 	if (shown == 0) {
 		fprintf(stderr, "stdbtel: no function in %s matches \"%s\"\n", binary, pattern ? pattern : "*");

@@ -15,7 +15,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include "glob.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "glob.h"
 #include "toml.h"
 
 /* Largest config file we read; a config is a few KiB, this guards memory. */

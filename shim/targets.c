@@ -5,11 +5,12 @@
 #define _GNU_SOURCE
 #include "targets.h"
 
-#include "glob.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "glob.h"
 
 struct collect_ctx {
 	struct target_set *set;

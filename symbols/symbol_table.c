@@ -1,20 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * symbol_table.c: demangle every function symbol once, then answer
- * pattern queries from four chained hash indexes in one array:
+ * pattern queries from up to four chained hash indexes:
  *
- *   heads[k*n + hash % n] -> entry -> entry.next[k] -> ... -> NO_ENTRY
+ *   heads[k][hash % n] -> entry -> entry.next[k] -> ... -> NO_ENTRY
  *
- * for k in INDEX_KEY, INDEX_MANGLED, INDEX_LAST, INDEX_FIRST (n buckets). Entries are sorted by address so that results
- * come out in a stable, readable order.
+ * for k in INDEX_KEY (built at open), INDEX_MANGLED, INDEX_LAST and
+ * INDEX_FIRST (built by the first pattern that needs them). Results are
+ * sorted by address so that they come out in a stable, readable order.
  */
 #define _GNU_SOURCE
 #include "symbol_table.h"
 
-#include "glob.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "glob.h"
 
 #define NO_ENTRY UINT32_MAX
 /* Longest demangled name kept; longer ones are truncated by demangle(). */
@@ -64,43 +66,77 @@ static const char *first_segment(const char *key, size_t *seglen)
 
 /*
  * Points at "h<16 hex>" in a legacy Rust symbol "...17h<16 hex>E", or NULL.
- * The hash ends the path, so only a suffix (".llvm.123") can follow it.
+ * The hash ends the path, so only a suffix (".llvm.123") can follow it. The
+ * demangler has already checked the hex digits of a DEMANGLE_RUST_LEGACY name.
  */
 static const char *legacy_hash(const char *mangled, size_t len)
 {
 	for (size_t end = len; end >= 20 && len - end <= 64; end--) {
 		const char *p = mangled + end - 20; /* "17h" + 16 hex + "E" */
-		if (p[19] != 'E' || p[0] != '1' || p[1] != '7' || p[2] != 'h')
-			continue;
-		size_t i = 0;
-		while (i < 16 && ((p[3 + i] >= '0' && p[3 + i] <= '9') || (p[3 + i] >= 'a' && p[3 + i] <= 'f')))
-			i++;
-		if (i == 16)
+		if (p[19] == 'E' && p[0] == '1' && p[1] == '7' && p[2] == 'h')
 			return p + 2;
 	}
 	return NULL;
 }
 
-/* Puts entry index at the head of its chain in index. */
-static void chain_push(struct symbol_table *t, enum symbol_index index, uint64_t hash, uint32_t i)
+/* The text index k is keyed on for entry e, and its length. */
+static const char *index_text(const struct symbol_entry *e, enum symbol_index k, size_t *len)
 {
-	uint32_t *head = &t->heads[index * t->nbuckets + (hash & (t->nbuckets - 1))];
-	t->entries[i].next[index] = *head;
-	*head = i;
+	switch (k) {
+	case INDEX_MANGLED:
+		*len = strlen(e->mangled);
+		return e->mangled;
+	case INDEX_LAST:
+		return last_segment(e->key, strlen(e->key), len);
+	case INDEX_FIRST:
+		return first_segment(e->key, len);
+	default:
+		*len = strlen(e->key);
+		return e->key;
+	}
 }
 
-/* First entry of the chain for hash in index (NO_ENTRY when empty). */
-static uint32_t chain_first(const struct symbol_table *t, enum symbol_index index, uint64_t hash)
+/*
+ * Links every entry into index k's chains, given each entry's hash. Linking
+ * is one random access per entry; knowing every hash up front lets the loop
+ * prefetch the heads it will touch a few entries ahead, which halves the
+ * time on a 300k-symbol binary. Returns false when out of memory.
+ */
+static bool link_index(struct symbol_table *t, enum symbol_index k, const uint64_t *hashes)
 {
-	return t->heads[index * t->nbuckets + (hash & (t->nbuckets - 1))];
+	enum { PREFETCH_AHEAD = 16 };
+	uint32_t *heads = malloc(t->nbuckets * sizeof *heads);
+	if (heads == NULL)
+		return false;
+	memset(heads, 0xff, t->nbuckets * sizeof *heads);
+	size_t mask = t->nbuckets - 1;
+	for (size_t i = t->count; i-- > 0;) {
+		if (i >= PREFETCH_AHEAD)
+			__builtin_prefetch(&heads[hashes[i - PREFETCH_AHEAD] & mask], 1);
+		uint32_t *head = &heads[hashes[i] & mask];
+		t->entries[i].next[k] = *head;
+		*head = (uint32_t)i;
+	}
+	t->heads[k] = heads;
+	return true;
 }
 
-static int compare_by_value(const void *a, const void *b)
+/* Builds index k on first use. False when out of memory: callers then scan. */
+static bool ensure_index(struct symbol_table *t, enum symbol_index k)
 {
-	const struct symbol_entry *x = a, *y = b;
-	if (x->value != y->value)
-		return x->value < y->value ? -1 : 1;
-	return strcmp(x->mangled, y->mangled);
+	if (t->heads[k] != NULL)
+		return true;
+	uint64_t *hashes = calloc(t->count ? t->count : 1, sizeof *hashes);
+	if (hashes == NULL)
+		return false;
+	for (size_t i = 0; i < t->count; i++) {
+		size_t len;
+		const char *text = index_text(&t->entries[i], k, &len);
+		hashes[i] = hash_bytes(text, len);
+	}
+	bool ok = link_index(t, k, hashes);
+	free(hashes);
+	return ok;
 }
 
 /* Appends s to the key block; returns its offset or SIZE_MAX when out of memory. */
@@ -122,23 +158,29 @@ static size_t keys_append(char **block, size_t *used, size_t *cap, const char *s
 	return *used - len;
 }
 
+/*
+ * Demangles every function symbol and builds the key index. The other
+ * indexes wait for a pattern that needs them (ensure_index()).
+ */
 static enum elf_status build_index(struct symbol_table *t, char *err, size_t errlen)
 {
 	const struct elf_file *ef = &t->elf;
-	uint64_t (*hashes)[INDEX_COUNT] = NULL; /* per entry, per index; freed before returning */
+	uint64_t *key_hashes = NULL;
 	t->entries = calloc(ef->nsymbols ? ef->nsymbols : 1, sizeof *t->entries);
-	if (t->entries == NULL)
+	key_hashes = malloc((ef->nsymbols ? ef->nsymbols : 1) * sizeof *key_hashes);
+	if (t->entries == NULL || key_hashes == NULL)
 		goto oom;
 
-	/* Pass 1: demangle. Keys that differ from the mangled name go in one
-	 * block; until it stops moving, entries hold offsets (+1, 0 = none). */
+	/* Keys that differ from the mangled name go in one block; until it
+	 * stops moving, entries hold offsets (+1, 0 = none). */
 	char demangled[DEMANGLED_MAX], key[DEMANGLED_MAX];
 	size_t used = 0, cap = 0;
 	for (size_t i = 0; i < ef->nsymbols; i++) {
 		const struct elf_symbol *sym = &ef->symbols[i];
 		if (!elf_symbol_is_function(sym))
 			continue;
-		struct symbol_entry *e = &t->entries[t->count++];
+		size_t n = t->count++;
+		struct symbol_entry *e = &t->entries[n];
 		e->mangled = sym->name;
 		e->value = sym->value;
 		e->size = sym->size;
@@ -146,11 +188,14 @@ static enum elf_status build_index(struct symbol_table *t, char *err, size_t err
 		e->source = sym->source;
 		e->scheme = demangle(sym->name, demangled, sizeof demangled);
 		e->key = NULL;
-		if (e->scheme == DEMANGLE_NONE)
+		if (e->scheme == DEMANGLE_NONE) {
+			key_hashes[n] = hash_bytes(sym->name, strlen(sym->name));
 			continue;
+		}
 		if (e->scheme == DEMANGLE_RUST_LEGACY)
 			e->hash = legacy_hash(sym->name, strlen(sym->name));
 		demangle_match_key(demangled, key, sizeof key);
+		key_hashes[n] = hash_bytes(key, strlen(key));
 		if (strcmp(key, sym->name) == 0)
 			continue;
 		size_t off = keys_append(&t->keys, &used, &cap, key);
@@ -163,47 +208,17 @@ static enum elf_status build_index(struct symbol_table *t, char *err, size_t err
 		uintptr_t off = (uintptr_t)e->key;
 		e->key = off ? t->keys + (off - 1) : e->mangled;
 	}
-	qsort(t->entries, t->count, sizeof *t->entries, compare_by_value);
 
-	/*
-	 * Pass 2: hash chains, a power-of-two table at most half full. Linking
-	 * is a random access per entry and index; computing every hash first
-	 * lets the linking loop prefetch the heads it will touch a few entries
-	 * ahead, which halves the time on a 300k-symbol binary.
-	 */
+	/* Power-of-two chain tables, at most half full. */
 	t->nbuckets = 16;
 	while (t->nbuckets < t->count * 2)
 		t->nbuckets *= 2;
-	t->heads = malloc(INDEX_COUNT * t->nbuckets * sizeof *t->heads);
-	hashes = malloc((t->count ? t->count : 1) * sizeof *hashes);
-	if (t->heads == NULL || hashes == NULL)
+	if (!link_index(t, INDEX_KEY, key_hashes))
 		goto oom;
-	memset(t->heads, 0xff, INDEX_COUNT * t->nbuckets * sizeof *t->heads);
-	for (size_t i = 0; i < t->count; i++) {
-		const struct symbol_entry *e = &t->entries[i];
-		size_t keylen = strlen(e->key), seglen;
-		const char *seg;
-		hashes[i][INDEX_KEY] = hash_bytes(e->key, keylen);
-		hashes[i][INDEX_MANGLED] = e->key == e->mangled ? hashes[i][INDEX_KEY]
-		                                                : hash_bytes(e->mangled, strlen(e->mangled));
-		seg = last_segment(e->key, keylen, &seglen);
-		hashes[i][INDEX_LAST] = hash_bytes(seg, seglen);
-		seg = first_segment(e->key, &seglen);
-		hashes[i][INDEX_FIRST] = hash_bytes(seg, seglen);
-	}
-	enum { PREFETCH_AHEAD = 16 };
-	size_t mask = t->nbuckets - 1;
-	for (size_t i = t->count; i-- > 0;) {
-		if (i >= PREFETCH_AHEAD)
-			for (int k = 0; k < INDEX_COUNT; k++)
-				__builtin_prefetch(&t->heads[k * t->nbuckets + (hashes[i - PREFETCH_AHEAD][k] & mask)], 1);
-		for (int k = 0; k < INDEX_COUNT; k++)
-			chain_push(t, (enum symbol_index)k, hashes[i][k], (uint32_t)i);
-	}
-	free(hashes);
+	free(key_hashes);
 	return ELF_OK;
 oom:
-	free(hashes);
+	free(key_hashes);
 	snprintf(err, errlen, "out of memory indexing %zu symbols", ef->nsymbols);
 	symbol_table_close(t);
 	return ELF_ERR_IO;
@@ -232,7 +247,8 @@ void symbol_table_close(struct symbol_table *t)
 {
 	free(t->entries);
 	free(t->keys);
-	free(t->heads);
+	for (int k = 0; k < INDEX_COUNT; k++)
+		free(t->heads[k]);
 	elf_close(&t->elf);
 	memset(t, 0, sizeof *t);
 }
@@ -266,10 +282,15 @@ static void match_set_add(struct match_set *set, uint32_t index)
 	set->items[set->count++] = index;
 }
 
-static int compare_u32(const void *a, const void *b)
+/* Orders matched entry indexes by address, then name (qsort_r context: the table). */
+static int compare_by_address(const void *a, const void *b, void *table)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return (x > y) - (x < y);
+	const struct symbol_entry *entries = ((const struct symbol_table *)table)->entries;
+	const struct symbol_entry *x = &entries[*(const uint32_t *)a], *y = &entries[*(const uint32_t *)b];
+	if (x->value != y->value)
+		return x->value < y->value ? -1 : 1;
+	int c = strcmp(x->mangled, y->mangled);
+	return c != 0 ? c : (*(const uint32_t *)a > *(const uint32_t *)b) - (*(const uint32_t *)a < *(const uint32_t *)b);
 }
 
 /* key == path + "::" + hash, for legacy symbols written with their hash. */
@@ -317,13 +338,23 @@ static size_t longest_literal(const char *pattern, const char **start)
 	return best;
 }
 
-/* Adds every entry of index's chain for text whose field equals it, per accept(). */
+/*
+ * Adds the entries that accept() takes among those whose index-k text hashes
+ * like text; scans every entry instead if the index cannot be built.
+ */
 typedef bool (*accept_fn)(const struct symbol_entry *e, const char *pattern, const void *arg);
 
-static void match_chain(const struct symbol_table *t, enum symbol_index index, const char *text, size_t len,
+static void match_chain(struct symbol_table *t, enum symbol_index k, const char *text, size_t len,
                         accept_fn accept, const char *pattern, const void *arg, struct match_set *set)
 {
-	for (uint32_t i = chain_first(t, index, hash_bytes(text, len)); i != NO_ENTRY; i = t->entries[i].next[index])
+	if (!ensure_index(t, k)) {
+		for (size_t i = 0; i < t->count; i++)
+			if (accept(&t->entries[i], pattern, arg))
+				match_set_add(set, (uint32_t)i);
+		return;
+	}
+	for (uint32_t i = t->heads[k][hash_bytes(text, len) & (t->nbuckets - 1)]; i != NO_ENTRY;
+	     i = t->entries[i].next[k])
 		if (accept(&t->entries[i], pattern, arg))
 			match_set_add(set, i);
 }
@@ -357,7 +388,7 @@ static bool glob_accepts(const struct symbol_entry *e, const char *pattern, cons
 	return glob_matches(e, pattern, search_glob);
 }
 
-static void match_exact(const struct symbol_table *t, const char *pattern, enum match_mode mode,
+static void match_exact(struct symbol_table *t, const char *pattern, enum match_mode mode,
                         struct match_set *set)
 {
 	size_t plen = strlen(pattern);
@@ -374,7 +405,7 @@ static void match_exact(const struct symbol_table *t, const char *pattern, enum 
 	}
 }
 
-static void match_glob(const struct symbol_table *t, const char *pattern, enum match_mode mode,
+static void match_glob(struct symbol_table *t, const char *pattern, enum match_mode mode,
                        struct match_set *set)
 {
 	char *search_glob = NULL;
@@ -422,7 +453,7 @@ static void match_glob(const struct symbol_table *t, const char *pattern, enum m
 	free(search_glob);
 }
 
-size_t symbol_table_match(const struct symbol_table *t, const char *pattern, enum match_mode mode,
+size_t symbol_table_match(struct symbol_table *t, const char *pattern, enum match_mode mode,
                           symbol_match_fn fn, void *ctx)
 {
 	if (t->count == 0 || pattern[0] == '\0')
@@ -433,7 +464,7 @@ size_t symbol_table_match(const struct symbol_table *t, const char *pattern, enu
 	else
 		match_exact(t, pattern, mode, &set);
 
-	qsort(set.items, set.count, sizeof *set.items, compare_u32);
+	qsort_r(set.items, set.count, sizeof *set.items, compare_by_address, t);
 	size_t reported = 0;
 	for (size_t i = 0; i < set.count; i++) {
 		if (i > 0 && set.items[i] == set.items[i - 1])

@@ -13,8 +13,9 @@
  * MATCH_SEARCH (the `stdbtel symbols` command) also accepts trailing path
  * segments: "RelationalDB::insert" finds "m::db::RelationalDB::insert".
  *
- * Cost: building is linear in the number of symbols (demangling dominates);
- * an exact pattern is a hash lookup; a glob whose last segment is literal
+ * Cost: opening is linear in the number of symbols (demangling dominates)
+ * and builds the key index; the other indexes are built by the first
+ * pattern that needs one. An exact pattern is a hash lookup; a glob whose last segment is literal
  * is a hash lookup plus fnmatch on the candidates; so is a glob whose first
  * segment is literal ("spacetimedb::*"); other globs scan every key with a
  * substring prefilter. Not thread-safe; read-only after open.
@@ -55,7 +56,7 @@ struct symbol_table {
 	struct symbol_entry *entries;
 	size_t count;
 	char *keys;           /* one block holding every demangled key */
-	uint32_t *heads;      /* INDEX_COUNT * nbuckets chain heads */
+	uint32_t *heads[INDEX_COUNT]; /* nbuckets chain heads per index; NULL until needed */
 	size_t nbuckets;
 };
 
@@ -77,11 +78,12 @@ enum elf_status symbol_table_open_mem(struct symbol_table *t, const void *data, 
 void symbol_table_close(struct symbol_table *t);
 
 /*
- * Calls fn for each entry matching pattern, in ascending address order of
- * the table (entries are sorted by value), and returns how many matched.
+ * Calls fn for each entry matching pattern, in ascending address order, and
+ * returns how many matched. May build an index on first use (the table is
+ * not const); if memory for it runs out, the query scans instead.
  */
 typedef void (*symbol_match_fn)(const struct symbol_entry *entry, void *ctx);
-size_t symbol_table_match(const struct symbol_table *t, const char *pattern, enum match_mode mode,
+size_t symbol_table_match(struct symbol_table *t, const char *pattern, enum match_mode mode,
                           symbol_match_fn fn, void *ctx);
 
 /* True when pattern uses glob characters (* ? [). */
