@@ -38,11 +38,6 @@ static bool is_lower_digit_us(char c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 /*
  * A vendor suffix starts with '.' (or '$' for Rust v0) and holds printable
  * ASCII without spaces; anything else means the symbol is not one name.
@@ -75,9 +70,9 @@ static void put_suffix(struct dm_out *o, const char *s, size_t n)
 		if (s[i] == '.' && end < n && is_lower_digit_us(s[end])) {
 			while (end < n && is_lower_digit_us(s[end]))
 				end++;
-			while (end + 1 < n && s[end] == '.' && is_digit(s[end + 1])) {
+			while (end + 1 < n && s[end] == '.' && dm_is_digit(s[end + 1])) {
 				end += 2;
-				while (end < n && is_digit(s[end]))
+				while (end < n && dm_is_digit(s[end]))
 					end++;
 			}
 			if (end < n && s[end] != '.')
@@ -514,7 +509,7 @@ void demangle_match_key(const char *demangled, char *out, size_t outsz)
 		i += strlen(special_prefixes[p]);
 		if (p == sizeof(special_prefixes) / sizeof(special_prefixes[0]) - 1) {
 			/* "reference temporary #<n> for " */
-			while (i < e && is_digit(demangled[i]))
+			while (i < e && dm_is_digit(demangled[i]))
 				i++;
 			if (starts(demangled, i, e, " for "))
 				i += 5;

@@ -287,21 +287,6 @@ static const struct {
 
 /* ---- parser helpers -------------------------------------------------- */
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool is_upper(char c)
-{
-	return c >= 'A' && c <= 'Z';
-}
-
-static bool is_lower(char c)
-{
-	return c >= 'a' && c <= 'z';
-}
-
 static char peek(const struct cx *c)
 {
 	return c->pos < c->n ? c->s[c->pos] : '\0';
@@ -385,9 +370,9 @@ static bool number(struct cx *c, long *out)
 	bool neg = eat(c, 'n');
 	long v = 0;
 
-	if (!is_digit(peek(c)))
+	if (!dm_is_digit(peek(c)))
 		return false;
-	while (is_digit(peek(c))) {
+	while (dm_is_digit(peek(c))) {
 		v = v * 10 + (peek(c) - '0');
 		if (v > 0xffff)
 			return false;
@@ -466,7 +451,7 @@ static int source_name(struct cx *c)
 	size_t len = 0, off = c->pos;
 	int r;
 
-	while (off < c->n && is_digit(c->s[off])) {
+	while (off < c->n && dm_is_digit(c->s[off])) {
 		len = len * 10 + (size_t)(c->s[off++] - '0');
 		if (len > c->n)
 			return CX_NONE;
@@ -529,7 +514,7 @@ static int operator_name(struct cx *c)
 		nm = source_name(c);
 		return nm == CX_NONE ? CX_NONE : mk(c, K_LITOP, nm, CX_NONE);
 	}
-	if (code[0] == 'v' && is_digit(code[1])) {
+	if (code[0] == 'v' && dm_is_digit(code[1])) {
 		int nm;
 
 		c->pos += 2;
@@ -633,7 +618,7 @@ static bool discriminator(struct cx *c)
 	if (!eat(c, '_'))
 		return true;
 	two = eat(c, '_');
-	if (is_digit(peek(c)) && (!number(c, &v) || v < 0))
+	if (dm_is_digit(peek(c)) && (!number(c, &v) || v < 0))
 		return false;
 	if (two && v >= 10 && !eat(c, '_'))
 		return false;
@@ -645,9 +630,9 @@ static int unqualified_name(struct cx *c)
 	char ch = peek(c);
 	int r;
 
-	if (is_digit(ch)) {
+	if (dm_is_digit(ch)) {
 		r = source_name(c);
-	} else if (is_lower(ch)) {
+	} else if (dm_is_lower(ch)) {
 		r = operator_name(c);
 	} else if (ch == 'D' && peek2(c) == 'C') {
 		struct list l = {CX_NONE, CX_NONE};
@@ -699,15 +684,15 @@ static int substitution(struct cx *c, bool prefix)
 
 	c->pos++; /* 'S' */
 	ch = peek(c);
-	if (ch == '_' || is_digit(ch) || is_upper(ch)) {
+	if (ch == '_' || dm_is_digit(ch) || dm_is_upper(ch)) {
 		unsigned long id = 0;
 
 		if (!eat(c, '_')) {
 			while (!eat(c, '_')) {
 				ch = peek(c);
-				if (is_digit(ch))
+				if (dm_is_digit(ch))
 					id = id * 36 + (unsigned long)(ch - '0');
-				else if (is_upper(ch))
+				else if (dm_is_upper(ch))
 					id = id * 36 + (unsigned long)(ch - 'A' + 10);
 				else
 					return CX_NONE;
@@ -824,7 +809,7 @@ static int nested_name(struct cx *c)
 				return CX_NONE;
 			c->pos++;
 			continue;
-		} else if (is_digit(ch) || is_lower(ch) || ch == 'C' || ch == 'D' ||
+		} else if (dm_is_digit(ch) || dm_is_lower(ch) || ch == 'C' || ch == 'D' ||
 			   ch == 'U' || ch == 'L') {
 			comp = unqualified_name(c);
 		} else {
@@ -1030,10 +1015,10 @@ static int array_type(struct cx *c)
 	int dim = CX_NONE, elem;
 
 	c->pos++; /* 'A' */
-	if (is_digit(peek(c))) {
+	if (dm_is_digit(peek(c))) {
 		size_t start = c->pos;
 
-		while (is_digit(peek(c)))
+		while (dm_is_digit(peek(c)))
 			c->pos++;
 		dim = mk_name(c, start, c->pos - start);
 	} else if (peek(c) != '_') {
@@ -1055,7 +1040,7 @@ static int vector_type(struct cx *c)
 	} else {
 		size_t start = c->pos;
 
-		while (is_digit(peek(c)))
+		while (dm_is_digit(peek(c)))
 			c->pos++;
 		dim = c->pos > start ? mk_name(c, start, c->pos - start) : CX_NONE;
 	}
@@ -1151,7 +1136,7 @@ static int type_inner(struct cx *c)
 		return r;
 	}
 	case 'S':
-		if (is_digit(ch2) || ch2 == '_' || is_upper(ch2)) {
+		if (dm_is_digit(ch2) || ch2 == '_' || dm_is_upper(ch2)) {
 			r = substitution(c, false);
 			if (r != CX_NONE && peek(c) == 'I') {
 				int args = template_args(c);
@@ -1214,7 +1199,7 @@ static int type_inner(struct cx *c)
 
 			c->pos += 2;
 			start = c->pos;
-			while (is_digit(peek(c)))
+			while (dm_is_digit(peek(c)))
 				c->pos++;
 			if (c->pos == start)
 				return CX_NONE;
@@ -1241,7 +1226,7 @@ static int type_inner(struct cx *c)
 	default:
 		break;
 	}
-	if (is_digit(ch) || ch == 'N' || ch == 'Z') {
+	if (dm_is_digit(ch) || ch == 'N' || ch == 'Z') {
 		r = name(c);
 		return add_sub(c, r) ? r : CX_NONE;
 	}
@@ -1372,7 +1357,7 @@ static int unresolved_name(struct cx *c)
 	c->pos += 2; /* sr */
 	ch = peek(c);
 	if (!c->old_unresolved &&
-	    (is_digit(ch) || is_lower(ch) || ch == 'C' || ch == 'U' || ch == 'L')) {
+	    (dm_is_digit(ch) || dm_is_lower(ch) || ch == 'C' || ch == 'U' || ch == 'L')) {
 		for (;;) {
 			ch = peek(c);
 			if (ch == 'I') {
@@ -1382,7 +1367,7 @@ static int unresolved_name(struct cx *c)
 					return CX_NONE;
 				args = template_args(c);
 				r = args == CX_NONE ? CX_NONE : mk(c, K_TEMPLATE, r, args);
-			} else if (is_digit(ch) || is_lower(ch) || ch == 'C' || ch == 'U' ||
+			} else if (dm_is_digit(ch) || dm_is_lower(ch) || ch == 'C' || ch == 'U' ||
 				   ch == 'L') {
 				nm = unqualified_name(c);
 				r = nm == CX_NONE ? CX_NONE : r == CX_NONE ? nm : mk(c, K_QUAL, r, nm);
@@ -1400,7 +1385,7 @@ static int unresolved_name(struct cx *c)
 		return CX_NONE;
 	if (peek(c) == 'd' && peek2(c) == 'n') {
 		c->pos += 2;
-		nm = is_digit(peek(c)) ? source_name(c) : type(c);
+		nm = dm_is_digit(peek(c)) ? source_name(c) : type(c);
 		nm = nm == CX_NONE ? CX_NONE : mk(c, K_DTORNAME, nm, CX_NONE);
 	} else {
 		if (peek(c) == 'o' && peek2(c) == 'n')
@@ -1454,7 +1439,7 @@ static int expression_inner(struct cx *c)
 			return CX_NONE;
 		return mk_num(c, K_FNPARAM, (unsigned)idx, CX_NONE, CX_NONE);
 	}
-	if (is_digit(ch) || (ch == 'o' && ch2 == 'n')) {
+	if (dm_is_digit(ch) || (ch == 'o' && ch2 == 'n')) {
 		if (ch == 'o')
 			c->pos += 2;
 		r = unqualified_name(c);
@@ -1467,7 +1452,7 @@ static int expression_inner(struct cx *c)
 	}
 	if (ch == 'd' && ch2 == 'n') {
 		c->pos += 2;
-		a = is_digit(peek(c)) ? unqualified_name(c) : type(c);
+		a = dm_is_digit(peek(c)) ? unqualified_name(c) : type(c);
 		return a == CX_NONE ? CX_NONE : mk(c, K_DTORNAME, a, CX_NONE);
 	}
 	if ((ch == 'i' || ch == 't') && ch2 == 'l') {
@@ -1682,7 +1667,7 @@ static int special_name(struct cx *c)
 		int nm = name(c);
 		long num = 0;
 
-		if (nm == CX_NONE || (is_digit(peek(c)) && !number(c, &num)))
+		if (nm == CX_NONE || (dm_is_digit(peek(c)) && !number(c, &num)))
 			return CX_NONE;
 		eat(c, '_');
 		return mk_num(c, K_REFTEMP, (unsigned)num, nm, CX_NONE);
@@ -2717,7 +2702,7 @@ static void print_inner(struct cx *c, int i)
 		size_t len = strlen(nm);
 
 		put(c, "operator");
-		if (is_lower(nm[0]))
+		if (dm_is_lower(nm[0]))
 			putch(c, ' ');
 		while (len > 0 && nm[len - 1] == ' ')
 			len--;

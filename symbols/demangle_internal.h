@@ -34,6 +34,22 @@ struct dm_out {
 
 /* Locals instead of o->len: buf may alias *o as far as the compiler
  * knows, and each reload after a store would stall on store forwarding. */
+/* ASCII classes, locale-free: mangled names are ASCII by definition. */
+static inline bool dm_is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline bool dm_is_upper(char c)
+{
+	return c >= 'A' && c <= 'Z';
+}
+
+static inline bool dm_is_lower(char c)
+{
+	return c >= 'a' && c <= 'z';
+}
+
 static inline void dm_putc(struct dm_out *o, char c)
 {
 	size_t len = o->len;

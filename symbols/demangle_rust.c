@@ -51,21 +51,6 @@ static int hex_val(char c)
 	return c <= '9' ? c - '0' : c - 'a' + 10;
 }
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool is_upper(char c)
-{
-	return c >= 'A' && c <= 'Z';
-}
-
-static bool is_lower(char c)
-{
-	return c >= 'a' && c <= 'z';
-}
-
 static const bool alnum_us[256] = {
 	['0' ... '9'] = true, ['a' ... 'z'] = true, ['A' ... 'Z'] = true, ['_'] = true,
 };
@@ -123,9 +108,9 @@ static bool legacy_len(const char *s, size_t len, size_t *p, size_t *n)
 {
 	size_t v = 0;
 
-	if (*p >= len || !is_digit(s[*p]) || s[*p] == '0')
+	if (*p >= len || !dm_is_digit(s[*p]) || s[*p] == '0')
 		return false;
-	while (*p < len && is_digit(s[*p])) {
+	while (*p < len && dm_is_digit(s[*p])) {
 		v = v * 10 + (size_t)(s[*p] - '0');
 		if (v > DM_MAX_SYMBOL)
 			return false;
@@ -418,11 +403,11 @@ static bool decimal(struct v0 *v, size_t *out)
 	const char *p = v->s + v->pos, *end = v->s + v->n;
 	size_t x;
 
-	if (p >= end || !is_digit(*p))
+	if (p >= end || !dm_is_digit(*p))
 		return false;
 	x = (size_t)(*p++ - '0');
 	if (x != 0) {
-		while (p < end && is_digit(*p)) {
+		while (p < end && dm_is_digit(*p)) {
 			x = x * 10 + (size_t)(*p++ - '0');
 			if (x > DM_MAX_SYMBOL)
 				return false;
@@ -504,9 +489,9 @@ static bool puny_decode(const struct ident *id, uint32_t *cp, size_t *ncp)
 			if (p >= id->puny_len || k > 36 * 8)
 				return false;
 			c = id->puny[p++];
-			if (is_lower(c))
+			if (dm_is_lower(c))
 				digit = (uint32_t)(c - 'a');
-			else if (is_digit(c))
+			else if (dm_is_digit(c))
 				digit = (uint32_t)(c - '0') + 26;
 			else
 				return false;
@@ -679,7 +664,7 @@ static bool nested_ident(struct v0 *v, char ns)
 
 	if (!disambiguator(v, &dis) || !ident(v, &id))
 		return false;
-	if (is_upper(ns)) {
+	if (dm_is_upper(ns)) {
 		/* special namespaces: closures, shims, ... */
 		char other[2] = {ns, '\0'};
 
@@ -724,7 +709,7 @@ static bool path_inner(struct v0 *v, bool in_value)
 		do {
 			char ns = peek(v);
 
-			if (!is_upper(ns) && !is_lower(ns))
+			if (!dm_is_upper(ns) && !dm_is_lower(ns))
 				return false;
 			chain[k++] = ns;
 			v->pos++;
@@ -1328,7 +1313,7 @@ size_t dm_rust_v0(const char *sym, size_t len, struct dm_out *o)
 {
 	struct v0 v;
 
-	if (len < 3 || sym[0] != '_' || sym[1] != 'R' || !is_upper(sym[2]))
+	if (len < 3 || sym[0] != '_' || sym[1] != 'R' || !dm_is_upper(sym[2]))
 		return 0; /* a digit here would be an encoding version: none defined */
 	memset(&v, 0, sizeof(v));
 	v.s = sym + 2;
@@ -1336,7 +1321,7 @@ size_t dm_rust_v0(const char *sym, size_t len, struct dm_out *o)
 	v.o = o;
 	if (!path(&v, true))
 		return 0;
-	if (is_upper(peek(&v)) && !skip_path(&v))
+	if (dm_is_upper(peek(&v)) && !skip_path(&v))
 		return 0; /* instantiating crate */
 	return v.pos + 2;
 }
