@@ -522,6 +522,8 @@ static enum elf_status read_symbols(struct elf_file *ef, const uint8_t *data, si
 	ef->e_type = eh.e_type;
 	ef->e_machine = eh.e_machine;
 	ef->has_symtab = have_symtab;
+	ef->shoff = r.shoff;
+	ef->shnum = r.shnum;
 	ef->symbols = symbols;
 	ef->nsymbols = n;
 	return ELF_OK;
@@ -600,6 +602,27 @@ void elf_close(struct elf_file *ef)
 		munmap((void *)ef->data, ef->size);
 	free(ef->symbols);
 	memset(ef, 0, sizeof *ef);
+}
+
+bool elf_code_at(const struct elf_file *ef, uint64_t vaddr, uint64_t size, const uint8_t **code)
+{
+	if (ef->data == NULL)
+		return false;
+	for (uint64_t i = 1; i < ef->shnum; i++) {
+		Elf64_Shdr sh;
+		memcpy(&sh, ef->data + ef->shoff + i * sizeof sh, sizeof sh);
+		if (sh.sh_type != SHT_PROGBITS || (sh.sh_flags & (SHF_ALLOC | SHF_EXECINSTR)) != (SHF_ALLOC | SHF_EXECINSTR))
+			continue;
+		/* vaddr .. vaddr + size inside sh_addr .. sh_addr + sh_size, without overflow */
+		if (vaddr < sh.sh_addr || vaddr - sh.sh_addr > sh.sh_size || size > sh.sh_size - (vaddr - sh.sh_addr))
+			continue;
+		uint64_t offset = sh.sh_offset + (vaddr - sh.sh_addr);
+		if (offset < sh.sh_offset || !range_in_file(ef->size, offset, size))
+			return false;
+		*code = ef->data + offset;
+		return true;
+	}
+	return false;
 }
 
 bool elf_symbol_is_function(const struct elf_symbol *sym)

@@ -54,6 +54,7 @@ struct elf_file {
 	uint16_t e_type;     /* ET_EXEC or ET_DYN */
 	uint16_t e_machine;  /* EM_X86_64, EM_AARCH64, ... */
 	bool has_symtab;     /* false: stripped, symbols are .dynsym only */
+	uint64_t shoff, shnum;      /* section header table, range-checked at open */
 	struct elf_symbol *symbols; /* defined symbols (shndx != SHN_UNDEF) with a
 	                               non-empty name, .symtab first; a .dynsym
 	                               entry equal (name, value) to a .symtab entry
@@ -79,6 +80,14 @@ enum elf_status elf_open_mem(struct elf_file *ef, const void *data, size_t size,
 
 /* Releases what elf_open*() acquired. Safe on a zeroed or closed ef. */
 void elf_close(struct elf_file *ef);
+
+/*
+ * Points *code at the file's bytes for [vaddr, vaddr + size): the contents
+ * of the allocated, executable section holding that whole range (what the
+ * loader maps there). Returns false when no such section holds it, e.g. a
+ * symbol spanning two sections or one in .bss. The bytes live as long as ef.
+ */
+bool elf_code_at(const struct elf_file *ef, uint64_t vaddr, uint64_t size, const uint8_t **code);
 
 /* True for symbols that name code: STT_FUNC and STT_GNU_IFUNC. */
 bool elf_symbol_is_function(const struct elf_symbol *sym);

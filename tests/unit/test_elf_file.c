@@ -46,6 +46,9 @@ __attribute__((noinline, used)) static int elf_test_static_function(int x)
 	return x * 5 + 2;
 }
 
+/* A data symbol with a size, in .data: elf_code_at() must not take it for code. */
+__attribute__((used)) int elf_test_data_object[4] = { 1, 2, 3, 4 };
+
 /* ---- helpers: the running program ---- */
 
 struct object_lookup {
@@ -530,6 +533,27 @@ Test(elf_self, finds_static_and_global_functions_at_their_runtime_addresses)
 		cr_assert(ef.symbols[i - 1].source <= ef.symbols[i].source, "order at %zu", i);
 	elf_close(&ef);
 	elf_close(&ef);
+}
+
+Test(elf_self, code_bytes_in_the_file_are_the_running_code)
+{
+	uintptr_t bias = main_program_bias();
+	struct elf_file ef;
+	char err[256] = "";
+	cr_assert_eq(elf_open(&ef, "/proc/self/exe", err, sizeof err), ELF_OK, "%s", err);
+	const struct elf_symbol *fn = find_symbol(&ef, "elf_test_static_function");
+	cr_assert_not_null(fn);
+	const uint8_t *code = NULL;
+	cr_assert(elf_code_at(&ef, fn->value, fn->size, &code));
+	cr_assert_eq(memcmp(code, (const void *)(bias + fn->value), fn->size), 0,
+	             "the file's bytes differ from the loaded function's");
+	cr_assert_not(elf_code_at(&ef, fn->value, UINT64_MAX, &code), "a range past the section is refused");
+	cr_assert_not(elf_code_at(&ef, UINT64_MAX - 4, 8, &code), "an address that wraps is refused");
+	const struct elf_symbol *data = find_symbol(&ef, "elf_test_data_object");
+	cr_assert_not_null(data);
+	cr_assert_not(elf_code_at(&ef, data->value, data->size, &code), "data is not code");
+	elf_close(&ef);
+	cr_assert_not(elf_code_at(&ef, fn->value, 1, &code), "a closed file has no code");
 }
 
 Test(elf_self, elf_open_and_elf_open_mem_agree)
