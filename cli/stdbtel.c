@@ -19,7 +19,7 @@
 #include "targets.h"
 
 static const char usage_text[] =
-	"Usage: stdbtel <command> [options] [arguments]\n"
+	"Usage: stdbtel <command> [arguments]\n"
 	"\n"
 	"Time functions of an unmodified ELF server and export OpenTelemetry spans\n"
 	"and StatsD metrics, by preloading libstdbtel.so:\n"
@@ -40,6 +40,11 @@ static const char usage_text[] =
 	"                             with BINARY, also resolve every hook's symbol in it.\n"
 	"  help                       Show this text.\n"
 	"  version                    Show the version.\n"
+	"\n"
+	"Examples:\n"
+	"  stdbtel symbols ./spacetimedb-standalone 'InstanceEnv::*'\n"
+	"  stdbtel symbols /usr/bin/redis-server processCommand\n"
+	"  stdbtel check my.toml ./spacetimedb-standalone\n"
 	"\n"
 	"Environment read by check and the shim: STDBTEL_CONFIG, STDBTEL_LOG,\n"
 	"SPACETIMEDB_TELEMETRY_ENABLED, OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_*, STATSD_HOST,\n"
