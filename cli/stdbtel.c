@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "config.h"
 #include "stdbtel_build.h"
 #include "symbol_table.h"
@@ -33,7 +34,9 @@ static const char usage_text[] =
 	"                             ns::Class::method, a C name), its trailing path\n"
 	"                             segments (Type::fn), a mangled name, or a glob\n"
 	"                             (* ? [...]) over either. The NAME column is what\n"
-	"                             a [[hook]] 'symbol' should say.\n"
+	"                             a [[hook]] 'symbol' should say; HOOKABLE says\n"
+	"                             whether the hook engine can patch the function,\n"
+	"                             and if not, why (at the end of the line).\n"
 	"  check [CONFIG [BINARY]]    Check CONFIG (default: $STDBTEL_CONFIG, else\n"
 	"                             " STDBTEL_DEFAULT_CONFIG ")\n"
 	"                             as the shim would read it, environment included;\n"
@@ -71,11 +74,36 @@ static const char *binding_name(uint8_t bind)
 	}
 }
 
+/*
+ * Whether the hook engine can patch e, judged on the file's bytes exactly as
+ * the shim judges the loaded ones. The trampoline is planned at the
+ * function's own address: the shim places it within reach, and only
+ * reachability of the function's own references is in question here.
+ */
+static enum arch_refusal judge_hookable(const struct symbol_table *table, const struct symbol_entry *e,
+                                        char *why, size_t whylen)
+{
+	const uint8_t *code;
+	if (e->size == 0)
+		return arch_plan_patch(NULL, 0, e->value, e->value, &(struct arch_patch_plan){ 0 }, why, whylen);
+	if (!elf_code_at(&table->elf, e->value, e->size, &code)) {
+		snprintf(why, whylen, "its bytes are not in an executable section of the file");
+		return ARCH_DECODE_FAILED;
+	}
+	struct arch_patch_plan plan;
+	return arch_plan_patch(code, e->size, e->value, e->value, &plan, why, whylen);
+}
+
 static void print_symbol_row(const struct symbol_entry *e, void *ctx)
 {
-	(void)ctx;
-	printf("%#018llx %8llu  %-6s  %s  %s\n", (unsigned long long)e->value, (unsigned long long)e->size,
-	       binding_name(e->bind), e->key, e->mangled);
+	const struct symbol_table *table = ctx;
+	char why[256] = "";
+	enum arch_refusal hook = judge_hookable(table, e, why, sizeof why);
+	printf("%#018llx %8llu  %-6s  %-17s  %s  %s", (unsigned long long)e->value, (unsigned long long)e->size,
+	       binding_name(e->bind), hook == ARCH_HOOKABLE ? "yes" : arch_refusal_name(hook), e->key, e->mangled);
+	if (hook != ARCH_HOOKABLE)
+		printf("  (%s)", why);
+	printf("\n");
 }
 
 static int cmd_symbols(int argc, char **argv)
@@ -92,9 +120,9 @@ static int cmd_symbols(int argc, char **argv)
 	}
 	if (!table.elf.has_symtab)
 		fprintf(stderr, "stdbtel: %s has no .symtab (stripped); listing exported functions only\n", binary);
-	printf("%-18s %8s  %-6s  %s  %s\n", "ADDRESS", "SIZE", "BIND", "NAME", "MANGLED");
+	printf("%-18s %8s  %-6s  %-17s  %s  %s\n", "ADDRESS", "SIZE", "BIND", "HOOKABLE", "NAME", "MANGLED");
 	/* Without a pattern, "*" lists every function, in address order. */
-	size_t shown = symbol_table_match(&table, pattern ? pattern : "*", MATCH_SEARCH, print_symbol_row, NULL);
+	size_t shown = symbol_table_match(&table, pattern ? pattern : "*", MATCH_SEARCH, print_symbol_row, &table);
 	symbol_table_close(&table);
 	if (shown == 0) {
 		fprintf(stderr, "stdbtel: no function in %s matches \"%s\"\n", binary, pattern ? pattern : "*");

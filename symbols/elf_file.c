@@ -376,10 +376,12 @@ static size_t hash_value(uint64_t value, unsigned bits)
 /*
  * symbols[0, nsymtab) came from .symtab and symbols[nsymtab, *n) from
  * .dynsym. Removes every .dynsym entry whose (name, value) equals some
- * .symtab entry, keeping the order of the rest, in O(n) expected time: an
- * open-addressing table of the .dynsym entries keyed by value (the smaller
- * side in practice), probed once per .symtab entry; names are compared only
- * on equal values. The table is temporary (a second allocation, freed here).
+ * .symtab entry or an earlier .dynsym entry (one function exported under
+ * several symbol versions, e.g. sem_trywait@GLIBC_2.2.5 and @@GLIBC_2.34),
+ * keeping the order of the rest, in O(n) expected time: an open-addressing
+ * table of the .dynsym entries keyed by value (the smaller side in
+ * practice), probed once per entry; names are compared only on equal
+ * values. The table is temporary (a second allocation, freed here).
  */
 static enum elf_status drop_dynsym_duplicates(const struct elf_reader *r,
                                               struct elf_symbol *symbols, size_t nsymtab,
@@ -391,7 +393,7 @@ static enum elf_status drop_dynsym_duplicates(const struct elf_reader *r,
 	uint32_t *slots;
 	size_t mask, kept;
 
-	if (nsymtab == 0 || ndynsym == 0)
+	if (ndynsym == 0)
 		return ELF_OK;
 	/* Index UINT32_MAX would read as an empty slot. */
 	if (ndynsym >= empty) {
@@ -410,14 +412,21 @@ static enum elf_status drop_dynsym_duplicates(const struct elf_reader *r,
 	memset(slots, 0xff, ((size_t)1 << bits) * sizeof *slots);
 
 	for (size_t d = 0; d < ndynsym; d++) {
-		size_t slot = hash_value(symbols[nsymtab + d].value, bits);
+		struct elf_symbol *sym = &symbols[nsymtab + d];
+		size_t slot = hash_value(sym->value, bits);
 
-		while (slots[slot] != empty)
-			slot = (slot + 1) & mask;
-		slots[slot] = (uint32_t)d;
+		for (; slots[slot] != empty; slot = (slot + 1) & mask) {
+			const struct elf_symbol *earlier = &symbols[nsymtab + slots[slot]];
+
+			if (earlier->value == sym->value && strcmp(earlier->name, sym->name) == 0)
+				break;
+		}
+		if (slots[slot] != empty)
+			sym->name = NULL; /* another version of an earlier entry */
+		else
+			slots[slot] = (uint32_t)d;
 	}
-	/* A matched .dynsym entry gets name NULL. The whole chain is checked: one
-	 * (name, value) can occur in .dynsym more than once (symbol versions). */
+	/* A matched .dynsym entry gets name NULL; each (name, value) is in the table once. */
 	for (size_t s = 0; s < nsymtab; s++) {
 		uint64_t value = symbols[s].value;
 

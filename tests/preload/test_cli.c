@@ -59,6 +59,21 @@ Test(cli, symbols_lists_everything_without_a_pattern)
 	run_result_free(&r);
 }
 
+Test(cli, symbols_says_whether_each_function_can_be_hooked)
+{
+	struct run_result r = cli("symbols", test_env_path("STDBTEL_TARGET_C_PIE"), "db_insert");
+	cr_assert_eq(r.status, 0);
+	cr_assert_eq(count_lines_containing(r.out, "HOOKABLE"), 1, "header: %s", r.out);
+	cr_assert_eq(count_lines_containing(r.out, " yes "), 1, "db_insert is an ordinary -O2 function: %s", r.out);
+	run_result_free(&r);
+	/* _init has no symbol size, so its body cannot be scanned for branches. */
+	r = cli("symbols", test_env_path("STDBTEL_TARGET_C_PIE"), "_init");
+	cr_assert_eq(r.status, 0);
+	cr_assert_eq(count_lines_containing(r.out, "unknown size"), 1, "stdout: %s", r.out);
+	cr_assert_eq(count_lines_containing(r.out, "(the symbol has no size"), 1, "the reason ends the line: %s", r.out);
+	run_result_free(&r);
+}
+
 Test(cli, symbols_without_a_match_exits_1)
 {
 	struct run_result r = cli("symbols", test_env_path("STDBTEL_TARGET_C_PIE"), "no_such_function");
