@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * span_record.h: what the hot path writes for one sampled call, and what
+ * the exporter thread reads back. Fixed size, no pointers into the
+ * hooked thread's memory (captured strings are copied in), so a record
+ * can be read long after the call returned.
+ */
+#ifndef STDBTEL_SPAN_RECORD_H
+#define STDBTEL_SPAN_RECORD_H
+
+#include <stdint.h>
+
+/* Per-record flags. */
+enum span_flags {
+	SPAN_ERROR = 1u << 0,    /* the hook's error rule matched the return value */
+	SPAN_UNWOUND = 1u << 1,  /* the call ended by unwinding or longjmp (error status) */
+	SPAN_TRUNCATED = 1u << 2,/* a captured string did not fit */
+};
+
+#define SPAN_MAX_CAPTURES 4
+#define SPAN_TEXT_BYTES 96 /* captured string bytes per record, shared by all captures */
+
+/*
+ * One finished span. 256 bytes, so that a ring slot is four cache lines and
+ * a record is written with plain stores.
+ *
+ * Ids follow W3C trace context: a 16-byte trace id and 8-byte span ids,
+ * never all zero; parent_span_id all zero means a root span.
+ */
+struct span_record {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint8_t parent_span_id[8];
+	uint64_t start_ticks;      /* clock_now() at entry (see clock.h) */
+	uint64_t end_ticks;        /* clock_now() at exit */
+	uint32_t hook_index;       /* index into the config's hooks */
+	uint32_t flags;            /* enum span_flags */
+	uint64_t return_value;     /* rax at exit (when not unwound) */
+	uint64_t captures[SPAN_MAX_CAPTURES];     /* integers, or offset<<32|len into text */
+	uint8_t ncaptures;
+	uint8_t text_used;
+	uint8_t pad[6];
+	char text[SPAN_TEXT_BYTES];
+	uint8_t reserved[256 - 16 - 8 - 8 - 8 - 8 - 4 - 4 - 8 - 8 * SPAN_MAX_CAPTURES - 8 - SPAN_TEXT_BYTES];
+};
+
+_Static_assert(sizeof(struct span_record) == 256, "span_record is 256 bytes");
+
+#endif
