@@ -39,9 +39,16 @@
  *     encoding with a new rel32; jmp rel8 and jcc rel8 are widened to rel32.
  *     loop/loope/loopne/jrcxz/jecxz have no rel32 form and are refused
  *     (ARCH_UNRELOCATABLE), as are rel16 branches and EIP-relative operands.
- *     A call keeps pushing a return address inside the trampoline, which then
- *     continues with the next relocated instruction (while that callee runs,
- *     its return address has no CFI: an unwinder stops there). Prefixes on a
+ *     A call is different: a return address inside the trampoline would have
+ *     no unwind information, so an exception or panic raised in the callee
+ *     could not pass, and backtraces would stop there. A call may therefore
+ *     only be the last stolen instruction; it becomes "push the original
+ *     return address (the first byte after the stolen ones), jmp to the
+ *     callee", so the callee returns straight into the original body and the
+ *     trampoline needs no jump back. The push is written flag-free (lea rsp,
+ *     then two 32-bit stores). call rel32 becomes jmp rel32; an indirect
+ *     call FF /2 becomes jmp FF /4 on the same operand, unless the operand
+ *     uses rsp, which the push has moved. Prefixes on a
  *     rel32 branch are kept; Zydis, like Intel CPUs, ignores 66 on near
  *     branches, so "66 e9" is a rel32 jmp. Every new displacement
  *     must fit in int32 (ARCH_OUT_OF_RANGE). The trampoline ends with a jmp
@@ -259,6 +266,84 @@ static bool room(const struct emitter *out, size_t bytes)
 }
 
 /*
+ * Emits a call's replacement (see "Relocate" above): the original return
+ * address is pushed, then a jmp to the same callee. Only for the last stolen
+ * instruction; returns ARCH_HOOKABLE or the refusal.
+ */
+static enum arch_refusal relocate_call(const ZydisDecodedInstruction *insn, const ZydisDecodedOperand *ops,
+                                       const uint8_t *bytes, size_t at, uint64_t src, uint64_t dst,
+                                       struct emitter *out, char *why, size_t whylen)
+{
+	enum { PUSH_LEN = 5 + 7 + 8 };
+	uint64_t ret = src + insn->length;
+	size_t len = insn->length;
+	if (!room(out, PUSH_LEN + (len > 5 ? len : 5)))
+		goto too_long;
+	bool rel32 = insn->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && insn->opcode == 0xe8 &&
+	             relative_imm(insn) >= 0;
+	bool indirect = insn->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && insn->opcode == 0xff &&
+	                insn->raw.modrm.reg == 2;
+	if (indirect && (ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER ? ops[0].reg.value == ZYDIS_REGISTER_RSP
+	                                                            : ops[0].mem.base == ZYDIS_REGISTER_RSP)) {
+		say(why, whylen, "call at +0x%zx takes its target through rsp, which the relocated push moves", at);
+		return ARCH_UNRELOCATABLE;
+	}
+	if (!rel32 && !indirect) {
+		say(why, whylen, "%s at +0x%zx is a call of a form that cannot be relocated",
+		    mnemonic_name(insn->mnemonic), at);
+		return ARCH_UNRELOCATABLE;
+	}
+
+	uint8_t *p = out->buf + out->len;
+	/* lea rsp, [rsp-8]; mov dword [rsp], lo; mov dword [rsp+4], hi */
+	const uint8_t lea[] = { 0x48, 0x8d, 0x64, 0x24, 0xf8 };
+	memcpy(p, lea, sizeof lea);
+	p[5] = 0xc7, p[6] = 0x04, p[7] = 0x24;
+	put_le32(p + 8, (int32_t)(uint32_t)ret);
+	p[12] = 0xc7, p[13] = 0x44, p[14] = 0x24, p[15] = 0x04;
+	put_le32(p + 16, (int32_t)(uint32_t)(ret >> 32));
+	uint8_t *j = p + PUSH_LEN;
+	uint64_t jdst = dst + PUSH_LEN;
+	size_t jlen;
+	if (rel32) {
+		uint64_t target = ret + (uint64_t)insn->raw.imm[relative_imm(insn)].value.s;
+		int64_t rel = distance(jdst + 5, target);
+		if (!fits_rel32(rel)) {
+			say(why, whylen, "call at +0x%zx targets 0x%llx, beyond rel32 from the trampoline at 0x%llx",
+			    at, (unsigned long long)target, (unsigned long long)dst);
+			return ARCH_OUT_OF_RANGE;
+		}
+		j[0] = 0xe9;
+		put_le32(j + 1, (int32_t)rel);
+		jlen = 5;
+	} else {
+		memcpy(j, bytes, len);
+		j[insn->raw.modrm.offset] = (uint8_t)((j[insn->raw.modrm.offset] & ~0x38) | (4 << 3));
+		jlen = len;
+		if (insn->attributes & ZYDIS_ATTRIB_IS_RELATIVE) { /* call [rip + disp32] */
+			const ZydisDecodedOperand *mem = relative_mem(insn, ops);
+			if (mem == NULL || mem->mem.base != ZYDIS_REGISTER_RIP || insn->raw.disp.size != 32) {
+				say(why, whylen, "call at +0x%zx depends on its address in a way that cannot be moved", at);
+				return ARCH_UNRELOCATABLE;
+			}
+			uint64_t target = ret + (uint64_t)insn->raw.disp.value;
+			int64_t disp = distance(jdst + len, target);
+			if (!fits_rel32(disp)) {
+				say(why, whylen, "call at +0x%zx refers to 0x%llx, beyond rel32 from the trampoline at 0x%llx",
+				    at, (unsigned long long)target, (unsigned long long)dst);
+				return ARCH_OUT_OF_RANGE;
+			}
+			put_le32(j + insn->raw.disp.offset, (int32_t)disp);
+		}
+	}
+	out->len += PUSH_LEN + jlen;
+	return ARCH_HOOKABLE;
+too_long:
+	say(why, whylen, "the relocated call at +0x%zx does not fit the %d-byte trampoline", at, ARCH_TRAMPOLINE_MAX);
+	return ARCH_UNRELOCATABLE;
+}
+
+/*
  * Emits the relocated copy of one stolen instruction found at offset `at`
  * (runtime address src) into out, whose next byte runs at dst.
  */
@@ -432,6 +517,7 @@ enum arch_refusal arch_plan_patch(const uint8_t *code, size_t size, uint64_t run
 
 	/* Pass 2: relocate the stolen instructions (they decoded in pass 1). */
 	struct emitter out = { .buf = plan->trampoline, .len = 0 };
+	bool ends_with_call = false;
 	for (size_t off = po; off < po + n;) {
 		ZydisDecodedInstruction insn;
 		ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
@@ -439,11 +525,40 @@ enum arch_refusal arch_plan_patch(const uint8_t *code, size_t size, uint64_t run
 			say(why, whylen, "no instruction decodes at +0x%zx (byte 0x%02x)", off, code[off]);
 			return ARCH_DECODE_FAILED;
 		}
-		enum arch_refusal r = relocate(&insn, ops, code + off, off, runtime_address + off,
-		                               trampoline_address + out.len, &out, why, whylen);
-		if (r != ARCH_HOOKABLE)
-			return r;
+		enum arch_refusal r;
+		if (insn.meta.category == ZYDIS_CATEGORY_CALL) {
+			if (off + insn.length != po + n) {
+				say(why, whylen,
+				    "call at +0x%zx is followed by more patched bytes: its return address would be inside the patch",
+				    off);
+				return ARCH_UNRELOCATABLE;
+			}
+			r = relocate_call(&insn, ops, code + off, off, runtime_address + off,
+			                  trampoline_address + out.len, &out, why, whylen);
+			if (r != ARCH_HOOKABLE)
+				return r;
+			ends_with_call = true;
+		} else {
+			r = relocate(&insn, ops, code + off, off, runtime_address + off,
+			             trampoline_address + out.len, &out, why, whylen);
+			if (r != ARCH_HOOKABLE)
+				return r;
+		}
 		off += insn.length;
+	}
+	if (ends_with_call) { /* the callee returns into the original body: no jump back */
+		/* The contract still holds: the trampoline is within rel32 of the target. */
+		if (!fits_rel32(distance(runtime_address + po + ARCH_PATCH_LEN, trampoline_address))) {
+			say(why, whylen, "the trampoline at 0x%llx is beyond rel32 from the function",
+			    (unsigned long long)trampoline_address);
+			return ARCH_OUT_OF_RANGE;
+		}
+		plan->patch_offset = po;
+		plan->stolen_len = n;
+		plan->trampoline_len = out.len;
+		say(why, whylen, "patch +0x%zx..+0x%zx, %zu-byte trampoline ending in the relocated call", po, po + n,
+		    out.len);
+		return ARCH_HOOKABLE;
 	}
 
 	uint64_t back = runtime_address + po + n;

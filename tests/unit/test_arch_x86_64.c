@@ -110,7 +110,7 @@ static bool rel_target(const struct decoded *d, uint64_t *target)
 static void check_trampoline(const uint8_t *code, size_t size, uint64_t rt, uint64_t tr,
                              const struct arch_patch_plan *p)
 {
-	struct decoded orig[ARCH_PATCH_LEN + 1], tramp[ARCH_PATCH_LEN + 2];
+	struct decoded orig[ARCH_PATCH_LEN + 1], tramp[ARCH_PATCH_LEN + 5];
 	size_t norig = 0, ntramp = 0;
 	size_t po = p->patch_offset, n = p->stolen_len;
 
@@ -125,18 +125,45 @@ static void check_trampoline(const uint8_t *code, size_t size, uint64_t rt, uint
 	/* The last stolen instruction is the first to reach the patch end. */
 	if (orig[norig - 1].offset >= ARCH_PATCH_LEN)
 		cr_assert_fail("stole more instructions than needed");
-	if (!decode_all(p->trampoline, p->trampoline_len, tr, tramp, ARCH_PATCH_LEN + 2, &ntramp))
+	if (!decode_all(p->trampoline, p->trampoline_len, tr, tramp, ARCH_PATCH_LEN + 5, &ntramp))
 		cr_assert_fail("trampoline does not decode");
-	if (ntramp != norig + 1)
-		cr_assert_fail("trampoline has %zu instructions for %zu stolen", ntramp, norig);
 
-	const struct decoded *back = &tramp[ntramp - 1];
-	uint64_t back_target = 0;
-	if (p->trampoline[back->offset] != 0xe9 || back->insn.length != 5 || !rel_target(back, &back_target))
-		cr_assert_fail("trampoline does not end with jmp rel32");
-	if (back_target != rt + po + n)
-		cr_assert_fail("jump back to %#llx, expected %#llx", (unsigned long long)back_target,
-		               (unsigned long long)(rt + po + n));
+	/*
+	 * A final call is relocated as lea rsp,[rsp-8]; mov [rsp],lo; mov [rsp+4],hi;
+	 * jmp <same target>, and the callee returns into the original body.
+	 */
+	const struct decoded *last = &orig[norig - 1];
+	if (last->insn.meta.category == ZYDIS_CATEGORY_CALL) {
+		if (ntramp != norig - 1 + 4)
+			cr_assert_fail("trampoline has %zu instructions for %zu stolen ending in a call", ntramp, norig);
+		const struct decoded *j = &tramp[ntramp - 1];
+		uint64_t ret = rt + po + n;
+		if (tramp[ntramp - 4].insn.mnemonic != ZYDIS_MNEMONIC_LEA ||
+		    (uint32_t)get_le32(p->trampoline + tramp[ntramp - 3].offset + 3) != (uint32_t)ret ||
+		    (uint32_t)get_le32(p->trampoline + tramp[ntramp - 2].offset + 4) != (uint32_t)(ret >> 32))
+			cr_assert_fail("the call's original return address %#llx is not pushed", (unsigned long long)ret);
+		if (j->insn.mnemonic != ZYDIS_MNEMONIC_JMP)
+			cr_assert_fail("the call became %s, not jmp", ZydisMnemonicGetString(j->insn.mnemonic));
+		uint64_t ot = 0, tt = 0;
+		if (last->insn.attributes & ZYDIS_ATTRIB_IS_RELATIVE) {
+			if (!rel_target(last, &ot) || !rel_target(j, &tt) || ot != tt)
+				cr_assert_fail("call target %#llx became %#llx", (unsigned long long)ot, (unsigned long long)tt);
+		} else if (last->ops[0].type != j->ops[0].type ||
+		           (last->ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && last->ops[0].reg.value != j->ops[0].reg.value)) {
+			cr_assert_fail("indirect call operand changed");
+		}
+		norig--; /* the rest are checked like any other instruction below */
+	} else {
+		if (ntramp != norig + 1)
+			cr_assert_fail("trampoline has %zu instructions for %zu stolen", ntramp, norig);
+		const struct decoded *back = &tramp[ntramp - 1];
+		uint64_t back_target = 0;
+		if (p->trampoline[back->offset] != 0xe9 || back->insn.length != 5 || !rel_target(back, &back_target))
+			cr_assert_fail("trampoline does not end with jmp rel32");
+		if (back_target != rt + po + n)
+			cr_assert_fail("jump back to %#llx, expected %#llx", (unsigned long long)back_target,
+			               (unsigned long long)(rt + po + n));
+	}
 
 	for (size_t i = 0; i < norig; i++) {
 		const struct decoded *o = &orig[i], *t = &tramp[i];
@@ -333,6 +360,52 @@ Test(arch_rules, jcc_rel8_widened)
 	}
 }
 
+/* The first 20 trampoline bytes push ret: lea rsp,[rsp-8]; mov dword [rsp],lo; mov dword [rsp+4],hi. */
+static void check_pushed_return(const struct arch_patch_plan *p, uint64_t ret)
+{
+	const uint8_t lea[] = { 0x48, 0x8d, 0x64, 0x24, 0xf8 };
+	cr_assert_arr_eq(p->trampoline, lea, sizeof lea);
+	cr_assert_eq(p->trampoline[5], 0xc7);
+	cr_assert_eq((uint32_t)get_le32(p->trampoline + 8), (uint32_t)ret);
+	cr_assert_eq(p->trampoline[12], 0xc7);
+	cr_assert_eq((uint32_t)get_le32(p->trampoline + 16), (uint32_t)(ret >> 32));
+}
+
+Test(arch_rules, calls_return_into_the_original_body)
+{
+	struct arch_patch_plan p;
+	char why[WHY_LEN];
+
+	/* call [rip+0x100]; ret: jmp [rip+d'] with d' aimed at the same slot */
+	const uint8_t callmem[] = { 0xff, 0x15, REL32(0x100), 0xc3 };
+	cr_assert_eq(plan(callmem, sizeof callmem, RT, TR, &p, why), ARCH_HOOKABLE, "%s", why);
+	check_pushed_return(&p, RT + 6);
+	cr_assert_eq(p.trampoline[20], 0xff);
+	cr_assert_eq(p.trampoline[21], 0x25, "FF /2 became FF /4");
+	cr_assert_eq(TR + 26 + (uint64_t)(int64_t)get_le32(p.trampoline + 22), RT + 6 + 0x100);
+	cr_assert_eq(p.trampoline_len, 26);
+
+	/* push rbp; mov rbp,rsp; call rax; ... : call rax is the last stolen, at +4 */
+	const uint8_t callreg[] = { 0x55, 0x48, 0x89, 0xe5, 0xff, 0xd0, 0x5d, 0xc3 };
+	cr_assert_eq(plan(callreg, sizeof callreg, RT, TR, &p, why), ARCH_HOOKABLE, "%s", why);
+	cr_assert_eq(p.stolen_len, 6);
+	cr_assert_arr_eq(p.trampoline, callreg, 4);
+	cr_assert_eq(p.trampoline[4], 0x48, "then the push");
+	cr_assert_eq((uint32_t)get_le32(p.trampoline + 4 + 8), (uint32_t)(RT + 6));
+	cr_assert_eq(p.trampoline[24], 0xff);
+	cr_assert_eq(p.trampoline[25], 0xe0, "jmp rax");
+
+	/* call rax; mov rbp,rsp; ...: the call is followed by stolen bytes */
+	const uint8_t notlast[] = { 0xff, 0xd0, 0x48, 0x89, 0xe5, 0xc3 };
+	cr_assert_eq(plan(notlast, sizeof notlast, RT, TR, &p, why), ARCH_UNRELOCATABLE);
+	cr_assert(strstr(why, "call at +0x0 is followed by more patched bytes") != NULL, "%s", why);
+
+	/* call [rsp+8]: the push would move the operand */
+	const uint8_t viarsp[] = { 0x90, 0x90, 0xff, 0x54, 0x24, 0x08, 0xc3 };
+	cr_assert_eq(plan(viarsp, sizeof viarsp, RT, TR, &p, why), ARCH_UNRELOCATABLE);
+	cr_assert(strstr(why, "through rsp") != NULL, "%s", why);
+}
+
 Test(arch_rules, rel32_branches_retargeted)
 {
 	/* call rel32; jne rel32; xbegin rel32; ret */
@@ -342,10 +415,12 @@ Test(arch_rules, rel32_branches_retargeted)
 	struct arch_patch_plan p;
 	char why[WHY_LEN];
 
+	/* A call becomes: push the original return address, jmp to the callee. */
 	cr_assert_eq(plan(call, sizeof call, RT, TR, &p, why), ARCH_HOOKABLE, "%s", why);
-	cr_assert_eq(p.trampoline[0], 0xe8);
-	cr_assert_eq(TR + 5 + (uint64_t)(int64_t)get_le32(p.trampoline + 1), RT + 5 + 0x12345);
-	cr_assert_eq(p.trampoline_len, 10);
+	check_pushed_return(&p, RT + 5);
+	cr_assert_eq(p.trampoline[20], 0xe9);
+	cr_assert_eq(TR + 25 + (uint64_t)(int64_t)get_le32(p.trampoline + 21), RT + 5 + 0x12345);
+	cr_assert_eq(p.trampoline_len, 25, "no jump back: the callee returns into the original");
 
 	cr_assert_eq(plan(jne, sizeof jne, RT, TR, &p, why), ARCH_HOOKABLE, "%s", why);
 	cr_assert_arr_eq(p.trampoline, jne, 2);
@@ -742,7 +817,8 @@ Test(arch_exec, trampolines_behave_like_originals)
 	cr_assert_eq(plans[0].trampoline[0], 0x8b);                   /* mov eax,[rip+d] */
 	cr_assert_eq(plans[1].trampoline[2], 0x0f);                   /* js widened */
 	cr_assert_eq(plans[1].trampoline[3], 0x88);
-	cr_assert_eq(plans[2].trampoline[0], 0xe8);                   /* call */
+	cr_assert_eq(plans[2].trampoline[0], 0x48);                   /* call: push ret */
+	cr_assert_eq(plans[2].trampoline[20], 0xe9);                  /* ... jmp callee */
 	cr_assert_eq(plans[3].patch_offset, 4);                       /* endbr64 kept */
 	cr_assert_eq(plans[3].stolen_len, 1 + 3 + 6);
 	cr_assert_eq(plans[4].trampoline[4], 0xe9);                   /* jmp widened */
