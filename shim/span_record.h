@@ -35,13 +35,15 @@ struct span_record {
 	uint64_t end_ticks;        /* clock_now() at exit */
 	uint32_t hook_index;       /* index into the config's hooks */
 	uint32_t flags;            /* enum span_flags */
+	uint32_t target_index;     /* which of the hook's resolved functions ran (index into the targets) */
+	uint32_t reserved32;
 	uint64_t return_value;     /* rax at exit (when not unwound) */
 	uint64_t captures[SPAN_MAX_CAPTURES];     /* integers, or offset<<32|len into text */
 	uint8_t ncaptures;
 	uint8_t text_used;
 	uint8_t pad[6];
 	char text[SPAN_TEXT_BYTES];
-	uint8_t reserved[256 - 16 - 8 - 8 - 8 - 8 - 4 - 4 - 8 - 8 * SPAN_MAX_CAPTURES - 8 - SPAN_TEXT_BYTES];
+	uint8_t reserved[256 - 16 - 8 - 8 - 8 - 8 - 4 - 4 - 4 - 4 - 8 - 8 * SPAN_MAX_CAPTURES - 8 - SPAN_TEXT_BYTES];
 };
 
 _Static_assert(sizeof(struct span_record) == 256, "span_record is 256 bytes");
