@@ -27,12 +27,16 @@
 struct ring {
 	struct span_record *slots;
 	uint64_t mask;             /* capacity - 1 */
-	/* Written by the producer only; own cache line. */
-	_Alignas(64) uint64_t head;      /* next slot to write (atomic, release) */
-	uint64_t dropped;          /* records refused because the ring was full (atomic, relaxed) */
+	/*
+	 * Written by the producer only; own cache line. The fields the other
+	 * side reads are _Atomic so that no access can be a plain, racy one;
+	 * ring.c uses the explicit orders below, never the seq_cst default.
+	 */
+	_Alignas(64) _Atomic uint64_t head; /* next slot to write (atomic, release) */
+	_Atomic uint64_t dropped;  /* records refused because the ring was full (atomic, relaxed) */
 	uint64_t cached_tail;      /* producer's last view of tail: avoids reading the shared line */
 	/* Written by the consumer only; own cache line. */
-	_Alignas(64) uint64_t tail;      /* next slot to read (atomic, release) */
+	_Alignas(64) _Atomic uint64_t tail; /* next slot to read (atomic, release) */
 };
 
 /*

@@ -7,7 +7,7 @@
  * xoshiro256** (fast, 256-bit state, passes BigCrush); each thread seeds
  * its own state from getrandom(2) once (GRND_NONBLOCK; if that fails, from
  * the clock, thread id and an address, mixed with splitmix64) and after
- * fork() the child must reseed (trace_ids_reseed) so parent and child do
+ * fork() the child must reseed (trace_ids_seed again) so parent and child do
  * not repeat ids. Generation is pure arithmetic on caller-owned state: no
  * locks, no calls, async-signal-safe.
  */
