@@ -14,9 +14,13 @@
  * (base^-1, 1]). Zero goes to zero_count.
  *
  * The index of a value is computed from its highest set bit and the next
- * HISTOGRAM_SCALE bits below it, with a correction for exact powers of the
- * base so that boundaries follow the "upper-inclusive" rule: no floating
- * point, no table lookups beyond a few integer ops, exact for every value.
+ * HISTOGRAM_SCALE bits below it, with two corrections: exact powers of two
+ * (the only integers on a boundary) go one bucket down, the
+ * "upper-inclusive" rule; and one compare of the normalized mantissa
+ * against the true boundary 2^(k/8) above the top bits' sub-bucket (a
+ * 7-entry table of 64-bit fixed-point constants), since the top bits alone
+ * misplace values lying between 1 + k/8 and 2^(k/8). No floating point,
+ * exact for every value (see histogram.c).
  *
  * Threading: one histogram is written by one thread (plain increments); the
  * exporter reads with relaxed atomic loads and may see a call counted in
