@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
-install_missing $STDBTEL_BUILD_PACKAGES libcriterion-dev python3
+install_missing $STDBTEL_BUILD_PACKAGES libcriterion-dev g++ python3
 ensure_rustc
 configure_and_build build-test -Dwerror=true -Dtests=true
 

@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 
-install_missing $STDBTEL_BUILD_PACKAGES libcriterion-dev redis-server python3
+install_missing $STDBTEL_BUILD_PACKAGES libcriterion-dev g++ redis-server python3
 ensure_rustc
 configure_and_build build-test -Dwerror=true -Dtests=true
 

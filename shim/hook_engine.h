@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hook_engine.h: patch function entries so that every call runs an entry
+ * handler before the function and an exit handler after it (x86-64).
+ *
+ * Owns: the near pages (thunks + relocated prologues), the patches written
+ * into the targets, the handler pointers, and the per-thread frame stack.
+ *
+ * How a hooked call runs (call-through; details in stub_x86_64.S):
+ *
+ *   caller --call--> target: jmp thunk --> thunk: push site; jmp stub
+ *   stub: save argument registers, enter handler, stash the caller's return
+ *         address in a thread-local frame, call the trampoline (relocated
+ *         prologue + jmp back into the body), exit handler, put the return
+ *         address back, ret to the caller.
+ *
+ * Stack arguments stay where the caller put them; calls and returns stay
+ * balanced; hand-written CFI lets C++ exceptions, Rust panics and
+ * backtraces pass through a hooked frame.
+ *
+ * Handler contract (both handlers and everything they call):
+ *  - must not touch SSE/AVX/x87 registers: the stub saves only general
+ *    registers, so floating-point arguments (xmm0-7) and floating-point
+ *    return values (xmm0/xmm1, st0 for long double) pass through the
+ *    handlers untouched. Build them with -mgeneral-regs-only (or the
+ *    `#pragma GCC target("general-regs-only")` used in hook_engine.c), and
+ *    call no libc function that may use vector registers (memcpy, printf).
+ *  - must be async-signal-safe: a hooked function may run in a signal
+ *    handler, on any thread.
+ *  - must not unwind or longjmp.
+ *  - calls they make to hooked functions are not timed (re-entrancy guard).
+ *  - errno is saved and restored around them by the engine.
+ */
+#ifndef STDBTEL_HOOK_ENGINE_H
+#define STDBTEL_HOOK_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Frames per thread; deeper calls run untimed (but correctly). */
+#define HOOK_MAX_DEPTH 256
+
+/* Argument registers at entry, as the caller left them. Layout is shared
+ * with stub_x86_64.S: do not reorder. */
+struct hook_regs {
+	uint64_t rdi, rsi, rdx, rcx, r8, r9;
+	uint64_t rax;        /* number of vector registers used by a varargs call */
+	uint64_t r10, r11;
+	uint64_t rbx;
+};
+
+/* Stack arguments of a hooked call: the 7th integer argument and onwards
+ * (and memory-class arguments) start here. */
+static inline const uint64_t *hook_stack_args(uint64_t sp)
+{
+	return (const uint64_t *)(uintptr_t)sp;
+}
+
+/*
+ * One hooked call in progress, from a successful entry to its exit. Lives in
+ * thread-local memory; valid only inside the handlers. data[] belongs to
+ * the handlers: entry writes what exit needs (start timestamp, span id,
+ * sampling decision, ...); the engine never reads it.
+ */
+struct hook_call {
+	uint64_t id;             /* the request's user id */
+	uint64_t sp;             /* caller's rsp at the call: stack arguments start here */
+	uint64_t return_address; /* where the call returns to */
+	uint32_t depth;          /* 0 for the outermost hooked call on this thread */
+	uint32_t reserved;
+	uint64_t data[4];
+};
+
+/*
+ * Entry: return true to time the call (exit will be called exactly once
+ * with the same *call), false to run it untimed (no exit).
+ * Exit: rax/rdx are the integer return registers (undefined for void,
+ * floating-point and unwound calls). unwound is true when the call did not
+ * return normally: for a C++ exception, Rust panic or forced unwind, exit
+ * runs while the unwinder passes the frame (from libgcc, in the throwing
+ * thread); for longjmp/siglongjmp, at the thread's next hooked entry at or
+ * above the dead frame's stack position, or the exit of a hooked call
+ * below it, so the call ended at or before that moment.
+ */
+typedef bool (*hook_enter_fn)(struct hook_call *call, const struct hook_regs *regs);
+typedef void (*hook_exit_fn)(struct hook_call *call, uint64_t rax, uint64_t rdx, bool unwound);
+
+/* Sets both handlers; call before hook_engine_install(), once. NULL enter
+ * means every call runs untimed. */
+void hook_engine_set_handlers(hook_enter_fn enter, hook_exit_fn exit);
+
+struct hook_request {
+	uintptr_t address;   /* runtime address of the function */
+	uint64_t size;       /* symbol size (0 refuses: the body cannot be scanned) */
+	uint64_t id;         /* handed to the handlers as call->id */
+};
+
+#define HOOK_WHY_LEN 160
+
+struct hook_result {
+	bool installed;
+	char why[HOOK_WHY_LEN];  /* plan summary, or the reason for refusing */
+};
+
+/*
+ * Patches each requested function; results[i] says what happened to
+ * reqs[i]. A refused function is left untouched. Must run while the process
+ * has a single thread (checked through /proc/self/task: with more threads
+ * every request is refused), e.g. from the preload constructor. The same
+ * address twice is refused the second time. Not thread-safe; not
+ * async-signal-safe. Returns the number installed, or -1 when nothing was
+ * attempted (more than one thread, or /proc unreadable).
+ */
+int hook_engine_install(const struct hook_request *reqs, size_t n, struct hook_result *results);
+
+/* Per-thread counters (the calling thread). */
+struct hook_thread_stats {
+	uint64_t overflows;     /* entries run untimed: frame stack full */
+	uint64_t reentries;     /* entries run untimed: inside a handler */
+	uint64_t reaped;        /* frames reported unwound */
+	uint32_t depth;         /* frames live now */
+};
+void hook_engine_thread_stats(struct hook_thread_stats *out);
+
+#endif
