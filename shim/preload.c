@@ -9,7 +9,12 @@
  * reported as "stdbtel: ..." lines and leaves the process running exactly
  * as it would without the shim: the constructor returns, nothing else.
  *
- * The hook engine (patching and timing) builds on the resolved targets.
+ * Then it patches every resolved function (hook_engine_install, which
+ * refuses when more than one thread runs), points the hook engine at the
+ * hot path (hotpath.c), and starts the traces_file exporter thread when
+ * the config names a file. The destructor asks that thread for a last
+ * drain and waits for it at most 2 s. Every failure leaves the functions
+ * it concerns untouched and the program running as without the shim.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,7 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
+#include "file_exporter.h"
+#include "hook_engine.h"
+#include "hotpath.h"
 #include "loaded_objects.h"
 #include "log.h"
 #include "stdbtel_build.h"
@@ -36,7 +45,12 @@ static struct shim_state {
 	struct loaded_objects objects;
 	struct target_object *target_objects;
 	struct target_set targets;
+	char exe[256];               /* executable's basename (resource attribute) */
+	int hooked;                  /* functions patched */
 } shim;
+
+/* Span records per thread ring: bounded so that many threads stay cheap. */
+#define SHIM_RING_MAX 1024
 
 static void report_diags(const struct config_diags *diags)
 {
@@ -77,6 +91,56 @@ static bool executable_name(char *out, size_t outsz)
 	return true;
 }
 
+/*
+ * Patches every resolved target and connects the hot path. Returns the
+ * number of functions hooked (0 when nothing could be). Reports each
+ * refusal: a warning (a debug note for an optional hook).
+ */
+static int install_hooks(void)
+{
+	size_t n = shim.targets.count;
+	if (n == 0)
+		return 0;
+	clock_init(false);
+	size_t ring = shim.config.bsp_max_queue_size < SHIM_RING_MAX ? shim.config.bsp_max_queue_size : SHIM_RING_MAX;
+	if (hotpath_init(&shim.config, &shim.targets, ring) != 0) {
+		log_write(LOG_ERROR, "out of memory preparing the hot path; not tracing");
+		return 0;
+	}
+	struct hook_request *reqs = calloc(n, sizeof *reqs);
+	struct hook_result *results = calloc(n, sizeof *results);
+	if (reqs == NULL || results == NULL) {
+		free(reqs);
+		free(results);
+		log_write(LOG_ERROR, "out of memory preparing hooks; not tracing");
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		reqs[i] = (struct hook_request){
+			.address = shim.targets.items[i].address, .size = shim.targets.items[i].size, .id = i,
+		};
+	hook_engine_set_handlers(hotpath_enter, hotpath_exit);
+	int installed = hook_engine_install(reqs, n, results);
+	if (installed < 0) {
+		log_write(LOG_WARN, "cannot patch: %s; not tracing", results[0].why);
+		installed = 0;
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			const struct target *t = &shim.targets.items[i];
+			if (results[i].installed)
+				log_write(LOG_DEBUG, "hooked %s at 0x%lx: %s", t->key, (unsigned long)t->address,
+				          results[i].why);
+			else
+				log_write(shim.config.hooks[t->hook_index].optional ? LOG_DEBUG : LOG_WARN,
+				          "cannot hook %s at 0x%lx: %s", t->key, (unsigned long)t->address,
+				          results[i].why);
+		}
+	}
+	free(reqs);
+	free(results);
+	return installed;
+}
+
 static void resolve_hooks(const char *exe)
 {
 	struct timespec start;
@@ -105,11 +169,17 @@ static void resolve_hooks(const char *exe)
 		return;
 	}
 	shim.active = true;
+	/* Only traces_file can receive spans in this version: without it,
+	 * patching would cost the host time for nothing. */
+	shim.hooked = shim.config.traces_file != NULL ? install_hooks() : 0;
+	bool exporting = shim.hooked > 0 && file_exporter_start(&shim.config, &shim.targets, exe);
 	log_write(LOG_INFO,
-	          "%s (pid %d): %zu of %zu hooks resolved to %zu functions in %.2f ms (config %s); "
-	          "this version resolves only, nothing is patched or timed yet",
+	          "%s (pid %d): %zu of %zu hooks resolved to %zu functions, %d hooked, in %.2f ms (config %s); "
+	          "%s%s",
 	          exe, (int)getpid(), shim.targets.hooks_resolved, shim.config.nhooks, shim.targets.count,
-	          elapsed_ms(&start), shim.config.source);
+	          shim.hooked, elapsed_ms(&start), shim.config.source, exporting ? "spans to " : "",
+	          exporting ? shim.config.traces_file
+	                    : "nothing patched: set traces_file (the OTLP and StatsD exporters come next)");
 }
 
 __attribute__((constructor)) static void stdbtel_start(void)
@@ -127,8 +197,8 @@ __attribute__((constructor)) static void stdbtel_start(void)
 		log_write(LOG_DEBUG, "telemetry is disabled (config %s); not tracing", shim.config.source);
 		goto out;
 	}
-	char exe[256];
-	if (!executable_name(exe, sizeof exe)) {
+	char *exe = shim.exe;
+	if (!executable_name(exe, sizeof shim.exe)) {
 		log_write(LOG_WARN, "cannot read /proc/self/exe; not tracing");
 		goto out;
 	}
@@ -139,5 +209,13 @@ __attribute__((constructor)) static void stdbtel_start(void)
 	report_diags(&diags); /* warnings only, shown where we trace */
 	resolve_hooks(exe);
 out:
+	errno = saved_errno;
+}
+
+/* At exit: the exporter's last drain, bounded (file_exporter_stop). */
+__attribute__((destructor)) static void stdbtel_stop(void)
+{
+	int saved_errno = errno;
+	file_exporter_stop();
 	errno = saved_errno;
 }

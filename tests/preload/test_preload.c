@@ -3,6 +3,9 @@
  * test_preload.c: libstdbtel.so loaded into real programs. Whatever the
  * config says, the program's output and exit status must be what they are
  * without the shim; problems show as "stdbtel:" lines on stderr only.
+ * With traces_file set, every call of a hooked function becomes one span
+ * in that file, nested calls as parent and child of one trace; the spans
+ * are read back through Python's json parser (otlp_json_summary.py).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -10,14 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "run.h"
 
-static struct run_result run_target(const char *target_env, const char *config_path, bool preload,
-                                    const char *extra_env)
+static struct run_result run_target_rounds(const char *target_env, const char *rounds, const char *config_path,
+                                           bool preload, const char *extra_env)
 {
-	char *argv[] = { (char *)test_env_path(target_env), "5", NULL };
+	char *argv[] = { (char *)test_env_path(target_env), (char *)rounds, NULL };
 	char preload_var[4096], config_var[4096];
 	snprintf(preload_var, sizeof preload_var, "LD_PRELOAD=%s", test_env_path("STDBTEL_LIBRARY"));
 	snprintf(config_var, sizeof config_var, "STDBTEL_CONFIG=%s", config_path ? config_path : "");
@@ -27,6 +31,12 @@ static struct run_result run_target(const char *target_env, const char *config_p
 	struct run_result r;
 	cr_assert_eq(run_program(argv, env, &r), 0, "cannot start %s", argv[0]);
 	return r;
+}
+
+static struct run_result run_target(const char *target_env, const char *config_path, bool preload,
+                                    const char *extra_env)
+{
+	return run_target_rounds(target_env, "5", config_path, preload, extra_env);
 }
 
 /*
@@ -160,7 +170,10 @@ static void check_runtime_addresses(const char *target_env)
 		             "%s resolved to a different address than the program's own", names[i]);
 	cr_assert_eq(count_lines_containing(r.err, "no function matches symbol \"no_such_function\""), 1,
 	             "stderr:\n%s", r.err);
-	cr_assert_eq(count_lines_containing(r.err, "3 of 4 hooks resolved to 3 functions"), 1, "stderr:\n%s", r.err);
+	/* No traces_file: nowhere to send spans yet, so nothing is patched. */
+	cr_assert_eq(count_lines_containing(r.err, "3 of 4 hooks resolved to 3 functions, 0 hooked"), 1,
+	             "stderr:\n%s", r.err);
+	cr_assert_eq(count_lines_containing(r.err, "nothing patched: set traces_file"), 1, "stderr:\n%s", r.err);
 	run_result_free(&r);
 }
 
@@ -206,5 +219,205 @@ Test(preload, environment_enables_a_disabled_config)
 	free(config);
 	cr_assert_eq(r.status, 0);
 	cr_assert_eq(count_lines_containing(r.err, "1 of 1 hooks resolved"), 1, "stderr:\n%s", r.err);
+	run_result_free(&r);
+}
+
+/* ---- spans in traces_file ---- */
+
+struct span_line {
+	char trace[33], span[17], parent[17];
+	char name[72];
+	int status;
+};
+
+/* Reads path through otlp_json_summary.py; returns the spans (count in *n). */
+static struct span_line *read_spans(const char *path, size_t *n)
+{
+	char *cmd = NULL;
+	cr_assert_geq(asprintf(&cmd, "python3 '%s/tests/support/otlp_json_summary.py' < '%s'",
+	                       test_env_path("STDBTEL_SOURCE_ROOT"), path), 0);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p, "cannot run %s", cmd);
+	size_t cap = 64, count = 0;
+	struct span_line *spans = calloc(cap, sizeof *spans);
+	char line[2048];
+	while (fgets(line, sizeof line, p) != NULL) {
+		if (strncmp(line, "span ", 5) != 0)
+			continue;
+		if (count == cap)
+			spans = realloc(spans, (cap *= 2) * sizeof *spans);
+		struct span_line *s = &spans[count];
+		char name[70];
+		cr_assert_eq(sscanf(line, "span %32s %16s %16s %69s", s->trace, s->span, s->parent, name), 4, "%s", line);
+		/* name is printed by Python's repr: 'db_insert' */
+		size_t len = strlen(name);
+		cr_assert(len >= 2 && name[0] == '\'' && name[len - 1] == '\'', "%s", line);
+		name[len - 1] = '\0';
+		snprintf(s->name, sizeof s->name, "%s", name + 1);
+		const char *st = strstr(line, "status=");
+		s->status = st ? atoi(st + 7) : -1;
+		count++;
+	}
+	int rc = pclose(p);
+	cr_assert_eq(rc, 0, "%s failed (the file is not valid OTLP/JSON lines)", cmd);
+	free(cmd);
+	*n = count;
+	return spans;
+}
+
+static size_t count_named(const struct span_line *spans, size_t n, const char *name)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += strcmp(spans[i].name, name) == 0;
+	return c;
+}
+
+static const struct span_line *find_span(const struct span_line *spans, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(spans[i].span, id) == 0)
+			return &spans[i];
+	return NULL;
+}
+
+/*
+ * c_target with `rounds` rounds: handle_round runs once per round and calls
+ * db_insert and db_select once each; db_insert calls row_hash unless the
+ * round's table (round % 4) already holds 64 rows.
+ */
+static size_t expected_row_hash_calls(unsigned rounds)
+{
+	size_t rows[4] = { 0 }, calls = 0;
+	for (unsigned r = 0; r < rounds; r++)
+		if (rows[r % 4] < 64) {
+			rows[r % 4]++;
+			calls++;
+		}
+	return calls;
+}
+
+static void check_traces(const char *target_env, bool hook_handle_round)
+{
+	const unsigned rounds = 40;
+	char dir[] = "/tmp/stdbtel-traces-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char traces[sizeof dir + 32], *config_text = NULL;
+	snprintf(traces, sizeof traces, "%s/traces.jsonl", dir);
+	cr_assert_geq(asprintf(&config_text,
+		"[telemetry]\nenabled = true\nservice_name = \"c-target\"\ntraces_file = \"%s\"\n"
+		"[telemetry.sampling]\ntraces_per_second = 100000\n"
+		"[[hook]]\nsymbol = \"db_insert\"\n"
+		"[[hook]]\nsymbol = \"db_select\"\n"
+		"[[hook]]\nsymbol = \"row_hash\"\n"
+		"%s", traces, hook_handle_round ? "[[hook]]\nsymbol = \"handle_round\"\n" : ""), 0);
+	char *config = write_temp_file(config_text, ".toml");
+	char rounds_text[16];
+	snprintf(rounds_text, sizeof rounds_text, "%u", rounds);
+	struct run_result plain = run_target_rounds(target_env, rounds_text, NULL, false, NULL);
+	struct run_result shim = run_target_rounds(target_env, rounds_text, config, true, NULL);
+	cr_assert_eq(plain.status, 0, "the target itself failed: %s", plain.err);
+	cr_assert_eq(shim.status, 0, "status under the shim: %d, stderr:\n%s", shim.status, shim.err);
+	cr_assert(same_output_but_addresses(shim.out, plain.out), "stdout changed under the shim:\n%s\nwithout:\n%s",
+	          shim.out, plain.out);
+	assert_every_stderr_line_is_ours(shim.err);
+	cr_assert_eq(count_lines_containing(shim.err, hook_handle_round ? "4 hooked" : "3 hooked"), 1,
+	             "stderr:\n%s", shim.err);
+
+	struct stat stt;
+	cr_assert_eq(stat(traces, &stt), 0, "no traces_file written; stderr:\n%s", shim.err);
+	cr_assert_eq(stt.st_mode & 0777, 0644);
+	size_t n = 0;
+	struct span_line *spans = read_spans(traces, &n);
+	size_t want_hash = expected_row_hash_calls(rounds);
+	cr_assert_eq(count_named(spans, n, "db_insert"), rounds, "db_insert spans; stderr:\n%s", shim.err);
+	cr_assert_eq(count_named(spans, n, "db_select"), rounds, "db_select spans");
+	cr_assert_eq(count_named(spans, n, "row_hash"), want_hash, "row_hash spans");
+	cr_assert_eq(count_named(spans, n, "handle_round"), hook_handle_round ? rounds : 0, "handle_round spans");
+	cr_assert_eq(n, 2 * rounds + want_hash + (hook_handle_round ? rounds : 0), "no other spans");
+
+	for (size_t i = 0; i < n; i++) {
+		const struct span_line *s = &spans[i];
+		cr_assert_eq(s->status, 0, "%s: unexpected error status", s->name);
+		cr_assert_null(find_span(spans, i, s->span), "span id %s is used twice", s->span);
+		const struct span_line *parent = strcmp(s->parent, "-") ? find_span(spans, n, s->parent) : NULL;
+		const char *want_parent = strcmp(s->name, "row_hash") == 0 ? "db_insert"
+		                          : strcmp(s->name, "handle_round") == 0 ? NULL
+		                          : hook_handle_round ? "handle_round" : NULL;
+		if (want_parent == NULL) {
+			cr_assert_str_eq(s->parent, "-", "%s should be a root", s->name);
+			for (size_t j = 0; j < n; j++)
+				cr_assert(j == i || spans[j].parent[0] != '-' || strcmp(spans[j].trace, s->trace) != 0,
+				          "two roots share trace %s", s->trace);
+		} else {
+			cr_assert_not_null(parent, "%s %s: parent %s not in the file", s->name, s->span, s->parent);
+			cr_assert_str_eq(parent->name, want_parent, "%s's parent", s->name);
+			cr_assert_str_eq(parent->trace, s->trace, "%s is not in its parent's trace", s->name);
+		}
+	}
+	free(spans);
+	unlink(traces);
+	rmdir(dir);
+	unlink(config);
+	free(config);
+	free(config_text);
+	run_result_free(&plain);
+	run_result_free(&shim);
+}
+
+Test(preload, one_span_per_call_in_a_pie_program)
+{
+	check_traces("STDBTEL_TARGET_C_PIE", false);
+}
+
+Test(preload, one_span_per_call_in_a_non_pie_program)
+{
+	check_traces("STDBTEL_TARGET_C_NOPIE", false);
+}
+
+Test(preload, nested_calls_share_the_root_trace)
+{
+	check_traces("STDBTEL_TARGET_C_PIE", true);
+	check_traces("STDBTEL_TARGET_C_NOPIE", true);
+}
+
+Test(preload, unwritable_traces_file_is_one_line_and_the_program_runs_unchanged)
+{
+	struct run_result r = run_unchanged("STDBTEL_TARGET_C_PIE",
+		"[telemetry]\nenabled = true\ntraces_file = \"/nonexistent-dir/traces.jsonl\"\n"
+		"[[hook]]\nsymbol = \"db_insert\"\n");
+	assert_every_stderr_line_is_ours(r.err);
+	cr_assert_eq(count_lines_containing(r.err, "cannot open traces_file /nonexistent-dir/traces.jsonl"), 1,
+	             "stderr:\n%s", r.err);
+	run_result_free(&r);
+}
+
+Test(preload, error_rule_sets_error_status)
+{
+	/* 300 rounds: each of the 4 tables takes 64 rows, then db_insert returns -1. */
+	const unsigned rounds = 300;
+	char dir[] = "/tmp/stdbtel-traces-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char traces[sizeof dir + 32], *config_text = NULL;
+	snprintf(traces, sizeof traces, "%s/traces.jsonl", dir);
+	cr_assert_geq(asprintf(&config_text,
+		"[telemetry]\nenabled = true\ntraces_file = \"%s\"\n"
+		"[telemetry.sampling]\ntraces_per_second = 100000\n"
+		"[[hook]]\nsymbol = \"db_insert\"\n[hook.error]\nwhen = \"negative\"\ntype = \"i32\"\n", traces), 0);
+	char *config = write_temp_file(config_text, ".toml");
+	struct run_result r = run_target_rounds("STDBTEL_TARGET_C_PIE", "300", config, true, NULL);
+	cr_assert_eq(r.status, 0, "stderr:\n%s", r.err);
+	size_t n = 0, errors = 0;
+	struct span_line *spans = read_spans(traces, &n);
+	for (size_t i = 0; i < n; i++)
+		errors += spans[i].status == 2;
+	cr_assert_eq(n, rounds);
+	cr_assert_eq(errors, rounds - expected_row_hash_calls(rounds), "spans with error status");
+	free(spans);
+	unlink(traces);
+	rmdir(dir);
+	unlink(config);
+	free(config);
+	free(config_text);
 	run_result_free(&r);
 }

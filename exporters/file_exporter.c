@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * file_exporter.c: the exporter thread for traces_file (contract in
+ * file_exporter.h).
+ *
+ * Design, and why:
+ *  - One thread, created with every signal blocked (the mask is set around
+ *    pthread_create, so there is no window where a host's signal lands on
+ *    it) and excluded from timing first thing (hotpath_exclude_this_thread),
+ *    so a hooked libc function called by the exporter is never traced.
+ *  - It sleeps on a condition variable (CLOCK_MONOTONIC) for
+ *    FILE_EXPORTER_INTERVAL_MS or until stop, drains every ring in
+ *    batches of bsp_max_export_batch_size records, encodes each batch as
+ *    one OTLP/JSON line and appends it with write(2) (O_APPEND: each line
+ *    lands whole even when several processes share the file).
+ *  - Stop (from the library's destructor, at exit) sets a flag, signals,
+ *    and joins with pthread_timedjoin_np: a stuck write (full disk, NFS)
+ *    can hold exit back by at most FILE_EXPORTER_STOP_TIMEOUT_MS.
+ *  - Memory: the batch array and the JSON buffer are allocated by this
+ *    thread (malloc is fine here: it is not the hot path).
+ */
+#define _GNU_SOURCE
+#include "file_exporter.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "hotpath.h"
+#include "log.h"
+#include "otlp_json.h"
+#include "stdbtel_build.h"
+
+static struct {
+	const struct stdbtel_config *cfg;
+	struct otlp_target *targets;
+	size_t ntargets;
+	struct otlp_resource resource;
+	char host_name[256];
+	int fd;
+	pid_t pid;              /* the process that started the thread */
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;   /* guards stop + cond */
+	pthread_cond_t cond;
+	bool stop;
+	bool stopped;           /* set by the thread when its final drain is done */
+	uint64_t lines, spans, write_errors;
+} fx = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Appends all of buf to fd; false on an error other than EINTR. */
+static bool write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		buf += w;
+		len -= (size_t)w;
+	}
+	return true;
+}
+
+/* Drains every ring once; returns the number of spans written. */
+static size_t drain(struct span_record *batch, size_t max, struct json_buf *buf)
+{
+	size_t total = 0;
+	for (struct hotpath_thread *t = hotpath_threads(); t != NULL; t = hotpath_thread_next(t)) {
+		size_t n;
+		while ((n = ring_consume(hotpath_thread_ring(t), batch, max)) > 0) {
+			buf->len = 0;
+			long w = otlp_json_encode_spans(buf, &fx.resource, STDBTEL_VERSION, fx.cfg, fx.targets,
+			                                fx.ntargets, batch, n, clock_ticks_to_unix_ns);
+			if (w < 0 || buf->failed) {
+				json_buf_free(buf);
+				*buf = (struct json_buf){ 0 };
+				continue; /* out of memory: this batch is lost */
+			}
+			if (w > 0 && !write_all(fx.fd, buf->data, buf->len)) {
+				if (fx.write_errors++ == 0)
+					log_write(LOG_WARN, "cannot write to %s: %s; spans are lost", fx.cfg->traces_file,
+					          strerror(errno));
+				continue;
+			}
+			fx.lines++;
+			total += (size_t)w;
+		}
+	}
+	fx.spans += total;
+	return total;
+}
+
+static void *exporter_main(void *arg)
+{
+	(void)arg;
+	hotpath_exclude_this_thread();
+	size_t max = fx.cfg->bsp_max_export_batch_size ? fx.cfg->bsp_max_export_batch_size : 512;
+	struct span_record *batch = malloc(max * sizeof *batch);
+	struct json_buf buf = { 0 };
+	pthread_mutex_lock(&fx.lock);
+	for (;;) {
+		bool stop = fx.stop;
+		if (!stop) {
+			struct timespec until;
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_nsec += FILE_EXPORTER_INTERVAL_MS * 1000000L;
+			until.tv_sec += until.tv_nsec / 1000000000L;
+			until.tv_nsec %= 1000000000L;
+			while (!fx.stop && pthread_cond_timedwait(&fx.cond, &fx.lock, &until) != ETIMEDOUT)
+				;
+			stop = fx.stop;
+		}
+		pthread_mutex_unlock(&fx.lock);
+		if (batch != NULL)
+			drain(batch, max, &buf);
+		clock_recalibrate();
+		pthread_mutex_lock(&fx.lock);
+		if (stop)
+			break;
+	}
+	fx.stopped = true;
+	pthread_mutex_unlock(&fx.lock);
+	json_buf_free(&buf);
+	free(batch);
+	return NULL;
+}
+
+bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_set *targets, const char *exe)
+{
+	if (fx.running || cfg->traces_file == NULL)
+		return false;
+	int fd = open(cfg->traces_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_write(LOG_WARN, "cannot open traces_file %s: %s; tracing without a file", cfg->traces_file,
+		          strerror(errno));
+		return false;
+	}
+	struct otlp_target *ot = calloc(targets->count ? targets->count : 1, sizeof *ot);
+	if (ot == NULL) {
+		close(fd);
+		log_write(LOG_ERROR, "out of memory starting the traces_file exporter");
+		return false;
+	}
+	for (size_t i = 0; i < targets->count; i++)
+		ot[i] = (struct otlp_target){ .function_name = targets->items[i].key,
+		                              .hook_index = targets->items[i].hook_index };
+	fx.cfg = cfg;
+	fx.targets = ot;
+	fx.ntargets = targets->count;
+	if (gethostname(fx.host_name, sizeof fx.host_name - 1) != 0)
+		fx.host_name[0] = '\0';
+	fx.host_name[sizeof fx.host_name - 1] = '\0';
+	fx.resource = (struct otlp_resource){
+		.service_name = cfg->service_name,
+		.service_version = cfg->service_version,
+		.pid = (int64_t)getpid(),
+		.executable_name = exe,
+		.host_name = fx.host_name[0] ? fx.host_name : NULL,
+		.extra = cfg->resource_attributes,
+		.nextra = cfg->nresource_attributes,
+	};
+	fx.fd = fd;
+	fx.pid = getpid();
+	fx.stop = false;
+	fx.stopped = false;
+
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fx.cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&fx.thread, NULL, exporter_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		log_write(LOG_WARN, "cannot start the exporter thread: %s; tracing without a file", strerror(rc));
+		close(fd);
+		fx.fd = -1;
+		free(ot);
+		fx.targets = NULL;
+		return false;
+	}
+	pthread_setname_np(fx.thread, "stdbtel-export");
+	fx.running = true;
+	return true;
+}
+
+void file_exporter_stop(void)
+{
+	if (!fx.running || getpid() != fx.pid)
+		return;
+	fx.running = false;
+	pthread_mutex_lock(&fx.lock);
+	fx.stop = true;
+	pthread_cond_signal(&fx.cond);
+	pthread_mutex_unlock(&fx.lock);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until); /* pthread_timedjoin_np measures CLOCK_REALTIME */
+	until.tv_nsec += (FILE_EXPORTER_STOP_TIMEOUT_MS % 1000) * 1000000L;
+	until.tv_sec += FILE_EXPORTER_STOP_TIMEOUT_MS / 1000 + until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	int rc = pthread_timedjoin_np(fx.thread, NULL, &until);
+	if (rc != 0) {
+		log_write(LOG_WARN, "exporter did not finish within %d ms; exiting without its last spans",
+		          FILE_EXPORTER_STOP_TIMEOUT_MS);
+		return; /* the thread keeps fd and memory; the process is exiting anyway */
+	}
+	struct hotpath_totals tot;
+	hotpath_totals(&tot);
+	log_write(LOG_DEBUG, "exported %llu spans in %llu lines to %s (%llu calls timed, %llu dropped)",
+	          (unsigned long long)fx.spans, (unsigned long long)fx.lines, fx.cfg->traces_file,
+	          (unsigned long long)tot.calls, (unsigned long long)tot.dropped);
+	close(fx.fd);
+	fx.fd = -1;
+}

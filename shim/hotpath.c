@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hotpath.c: the enter/exit handlers (contract in hotpath.h and
+ * hook_engine.h).
+ *
+ * Design, and why:
+ *  - Thread state lives in one anonymous mapping per thread, reached
+ *    through an initial-exec TLS pointer (one load per call). It is
+ *    created lazily at the thread's first timed call: mmap (state) +
+ *    mmap (ring) + getrandom (id seed), all async-signal-safe, so the
+ *    first call may even be in a signal handler. Then it is pushed on a
+ *    global singly linked list with a CAS; nothing is ever unlinked or
+ *    freed, so the exporter can walk the list without locks at any time.
+ *  - The span stack is indexed by the hook engine's call->depth: the
+ *    engine pushes a frame exactly when enter returns true and pops it
+ *    (with exit, possibly unwound=true) in LIFO order, so stack[depth - 1]
+ *    is always the caller's span. No depth bookkeeping of our own.
+ *  - Sampling: a root asks the sampler; children copy the root's
+ *    decision. Rate limiting is GCRA (a token bucket written as one
+ *    atomic "theoretical arrival time" in ticks): a root is admitted when
+ *    tat <= now + burst, and then tat advances by one interval. One CAS per
+ *    root, no lock. Every call (sampled or not) is counted.
+ *  - Everything below "hot path" is compiled general-regs-only (the
+ *    handlers run between a hooked function's caller and its body, with
+ *    floating-point arguments live in xmm registers), writes the 256-byte
+ *    record field by field (no memcpy/memset calls, which use vector
+ *    registers), and calls only functions checked to be vector-free:
+ *    ring_reserve/ring_publish, trace_ids_new_*, histogram_record,
+ *    clock_ticks_to_ns (and, at thread setup, ring_init, histogram_reset,
+ *    mmap, getrandom).
+ *  - Floating point (rates, ratios) is used only in hotpath_init, which
+ *    converts them to integers in ticks.
+ */
+#define _GNU_SOURCE
+#include "hotpath.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "span_record.h"
+#include "trace_ids.h"
+
+/* One entry of the span stack: a live timed call on this thread. */
+struct span_frame {
+	uint64_t trace_hi, trace_lo; /* big-endian halves as stored in trace_id */
+	uint64_t span_id;            /* raw 8 bytes, as stored in span_id */
+	uint64_t parent_id;          /* raw 8 bytes; 0 for a root */
+	uint64_t start;              /* clock_now() at entry */
+	uint32_t sampled;
+	uint32_t pad;
+};
+
+struct hotpath_thread {
+	struct hotpath_thread *next;  /* written before the thread is published */
+	struct trace_id_state ids;
+	_Atomic uint64_t calls;       /* every timed call (relaxed, owner writes) */
+	_Atomic uint64_t errors;
+	_Atomic uint64_t sampled;
+	struct ring ring;
+	struct span_frame stack[HOOK_MAX_DEPTH];
+	struct hotpath_hook_stats hooks[]; /* nhooks */
+};
+
+/* What the hot path needs of a target: filled by hotpath_init, read-only after. */
+struct hot_target {
+	uint32_t hook_index;
+	uint8_t error_when;  /* enum error_when */
+	uint8_t error_type;  /* enum capture_type */
+	int64_t error_value;
+};
+
+static struct {
+	struct hot_target *targets;
+	size_t ntargets;
+	size_t nhooks;
+	size_t ring_capacity;
+	size_t state_size;
+	enum sampler sampler;
+	uint64_t interval_ticks;  /* rate limit: ticks per admitted trace; 0 = none admitted */
+	uint64_t burst_ticks;     /* rate limit: how far tat may run ahead of now */
+	uint64_t ratio_threshold; /* trace id ratio: sample when low 64 bits < this */
+	bool ratio_all;           /* ratio >= 1 */
+	_Atomic uint64_t tat;     /* GCRA theoretical arrival time, ticks */
+	_Atomic(struct hotpath_thread *) threads;
+} hp;
+
+static __thread struct hotpath_thread *tls_state __attribute__((tls_model("initial-exec")));
+static __thread bool tls_excluded __attribute__((tls_model("initial-exec")));
+static __thread bool tls_setup_failed __attribute__((tls_model("initial-exec")));
+
+int hotpath_init(const struct stdbtel_config *cfg, const struct target_set *targets, size_t ring_capacity)
+{
+	size_t n = targets->count;
+	struct hot_target *t = calloc(n ? n : 1, sizeof *t);
+	if (t == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct hook_config *h = &cfg->hooks[targets->items[i].hook_index];
+		t[i] = (struct hot_target){
+			.hook_index = (uint32_t)targets->items[i].hook_index,
+			.error_when = (uint8_t)h->error_when,
+			.error_type = (uint8_t)h->error_type,
+			.error_value = h->error_value,
+		};
+	}
+	hp.targets = t;
+	hp.ntargets = n;
+	hp.nhooks = cfg->nhooks;
+	hp.ring_capacity = ring_capacity;
+	hp.state_size = sizeof(struct hotpath_thread) + cfg->nhooks * sizeof(struct hotpath_hook_stats);
+	hp.sampler = cfg->sampler;
+
+	/* Ticks per second, measured through the calibrated conversion. */
+	uint64_t probe = 1ull << 32;
+	uint64_t probe_ns = clock_ticks_to_ns(probe);
+	double ticks_per_sec = probe_ns ? (double)probe * 1e9 / (double)probe_ns : 1e9;
+	double rate = cfg->traces_per_second;
+	if (rate > 0) {
+		double interval = ticks_per_sec / rate;
+		hp.interval_ticks = interval < 1 ? 1 : (uint64_t)interval;
+		/* Burst: up to one second's worth of traces at once (at least one). */
+		double burst = ticks_per_sec - interval;
+		hp.burst_ticks = burst < 0 ? 0 : (uint64_t)burst;
+	}
+	double ratio = cfg->sampler_ratio;
+	hp.ratio_all = ratio >= 1.0;
+	hp.ratio_threshold = ratio <= 0 ? 0 : hp.ratio_all ? UINT64_MAX : (uint64_t)(ratio * 18446744073709551616.0);
+	atomic_store_explicit(&hp.tat, 0, memory_order_relaxed);
+	return 0;
+}
+
+void hotpath_exclude_this_thread(void)
+{
+	tls_excluded = true;
+}
+
+struct hotpath_thread *hotpath_threads(void)
+{
+	return atomic_load_explicit(&hp.threads, memory_order_acquire);
+}
+
+struct hotpath_thread *hotpath_thread_next(const struct hotpath_thread *t)
+{
+	return t->next;
+}
+
+struct ring *hotpath_thread_ring(struct hotpath_thread *t)
+{
+	return &t->ring;
+}
+
+const struct hotpath_hook_stats *hotpath_thread_hook_stats(const struct hotpath_thread *t)
+{
+	return t->hooks;
+}
+
+void hotpath_totals(struct hotpath_totals *out)
+{
+	*out = (struct hotpath_totals){ 0 };
+	for (struct hotpath_thread *t = hotpath_threads(); t != NULL; t = t->next) {
+		out->calls += atomic_load_explicit(&t->calls, memory_order_relaxed);
+		out->errors += atomic_load_explicit(&t->errors, memory_order_relaxed);
+		out->sampled += atomic_load_explicit(&t->sampled, memory_order_relaxed);
+		out->dropped += ring_dropped(&t->ring);
+		out->threads++;
+	}
+}
+
+/* ---- hot path ---- */
+
+#pragma GCC push_options
+#pragma GCC target("general-regs-only")
+
+/* Lazy per-thread setup: async-signal-safe, at most once per thread. */
+static __attribute__((noinline)) struct hotpath_thread *thread_setup(void)
+{
+	if (tls_setup_failed || hp.state_size == 0)
+		return NULL;
+	void *p = mmap(NULL, hp.state_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		tls_setup_failed = true;
+		return NULL;
+	}
+	struct hotpath_thread *t = p; /* zero-filled */
+	if (ring_init(&t->ring, hp.ring_capacity) != 0) {
+		munmap(p, hp.state_size);
+		tls_setup_failed = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < hp.nhooks; i++)
+		histogram_reset(&t->hooks[i].duration);
+	uint64_t seed[4] = { 0, 0, 0, 0 };
+	if (getrandom(seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed &&
+	    (seed[0] | seed[1] | seed[2] | seed[3]) != 0) {
+		for (int i = 0; i < 4; i++)
+			t->ids.s[i] = seed[i];
+	} else {
+		/* Distinct per thread (address, tid) and per run (clock). */
+		trace_ids_seed_with(&t->ids, clock_now() ^ ((uint64_t)(uintptr_t)t << 16) ^
+		                                     ((uint64_t)gettid() << 40) ^ (uint64_t)getpid());
+	}
+	/* Publish: the exporter may see t as soon as the CAS succeeds. */
+	struct hotpath_thread *head = atomic_load_explicit(&hp.threads, memory_order_relaxed);
+	do
+		t->next = head;
+	while (!atomic_compare_exchange_weak_explicit(&hp.threads, &head, t, memory_order_release,
+	                                              memory_order_relaxed));
+	tls_state = t;
+	return t;
+}
+
+static inline uint64_t load_u64(const uint8_t *p)
+{
+	uint64_t v;
+	__builtin_memcpy(&v, p, 8);
+	return v;
+}
+
+static inline void store_u64(uint8_t *p, uint64_t v)
+{
+	__builtin_memcpy(p, &v, 8);
+}
+
+/* Rate limit (GCRA): true when a new trace may start at now. */
+static inline bool admit_rate(uint64_t now)
+{
+	if (hp.interval_ticks == 0)
+		return false;
+	uint64_t tat = atomic_load_explicit(&hp.tat, memory_order_relaxed);
+	for (;;) {
+		uint64_t base = tat > now ? tat : now;
+		if (base - now > hp.burst_ticks)
+			return false;
+		if (atomic_compare_exchange_weak_explicit(&hp.tat, &tat, base + hp.interval_ticks,
+		                                          memory_order_relaxed, memory_order_relaxed))
+			return true;
+	}
+}
+
+/* The sampling decision for a new root with the given trace id low half. */
+static inline bool sample_root(uint64_t now, uint64_t trace_lo_be)
+{
+	switch (hp.sampler) {
+	case SAMPLER_ALWAYS_ON:
+	case SAMPLER_PARENTBASED_ALWAYS_ON:
+		return true;
+	case SAMPLER_ALWAYS_OFF:
+	case SAMPLER_PARENTBASED_ALWAYS_OFF:
+		return false;
+	case SAMPLER_TRACEID_RATIO:
+	case SAMPLER_PARENTBASED_TRACEID_RATIO:
+		return hp.ratio_all || __builtin_bswap64(trace_lo_be) < hp.ratio_threshold;
+	case SAMPLER_RATE_LIMIT:
+	default:
+		return admit_rate(now);
+	}
+}
+
+bool hotpath_enter(struct hook_call *call, const struct hook_regs *regs)
+{
+	(void)regs;
+	uint64_t now = clock_now();
+	struct hotpath_thread *t = tls_state;
+	if (__builtin_expect(t == NULL, 0)) {
+		if (tls_excluded)
+			return false;
+		t = thread_setup();
+		if (t == NULL)
+			return false;
+	}
+	uint32_t depth = call->depth;
+	if (call->id >= hp.ntargets || depth >= HOOK_MAX_DEPTH)
+		return false;
+	struct span_frame *f = &t->stack[depth];
+	if (depth == 0) {
+		uint8_t tid[16];
+		trace_ids_new_trace_id(&t->ids, tid);
+		f->trace_hi = load_u64(tid);
+		f->trace_lo = load_u64(tid + 8);
+		f->parent_id = 0;
+		f->sampled = sample_root(now, f->trace_lo);
+	} else {
+		const struct span_frame *parent = &t->stack[depth - 1];
+		f->trace_hi = parent->trace_hi;
+		f->trace_lo = parent->trace_lo;
+		f->parent_id = parent->span_id;
+		f->sampled = parent->sampled;
+	}
+	if (f->sampled) {
+		uint8_t sid[8];
+		trace_ids_new_span_id(&t->ids, sid);
+		f->span_id = load_u64(sid);
+	} else {
+		f->span_id = 0;
+	}
+	f->start = now;
+	call->data[0] = now;
+	return true;
+}
+
+/* The hook's [hook.error] rule on the integer return value. */
+static inline bool is_error(const struct hot_target *ht, uint64_t rax)
+{
+	if (ht->error_when == ERROR_NEVER)
+		return false;
+	int64_t v;
+	switch (ht->error_type) {
+	case CAPTURE_I8: v = (int8_t)rax; break;
+	case CAPTURE_I16: v = (int16_t)rax; break;
+	case CAPTURE_I32: v = (int32_t)rax; break;
+	case CAPTURE_U8: v = (uint8_t)rax; break;
+	case CAPTURE_U16: v = (uint16_t)rax; break;
+	case CAPTURE_U32: v = (uint32_t)rax; break;
+	case CAPTURE_BOOL: v = (uint8_t)rax != 0; break;
+	default: v = (int64_t)rax; break; /* I64, U64, pointers */
+	}
+	bool is_unsigned = ht->error_type == CAPTURE_U8 || ht->error_type == CAPTURE_U16 ||
+	                   ht->error_type == CAPTURE_U32 || ht->error_type == CAPTURE_U64 ||
+	                   ht->error_type == CAPTURE_BOOL || ht->error_type == CAPTURE_POINTER;
+	switch (ht->error_when) {
+	case ERROR_NONZERO: return v != 0;
+	case ERROR_ZERO: return v == 0;
+	case ERROR_NEGATIVE: return !is_unsigned && v < 0;
+	case ERROR_EQUAL: return v == ht->error_value;
+	case ERROR_NOT_EQUAL: return v != ht->error_value;
+	default: return false;
+	}
+}
+
+void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, bool unwound)
+{
+	(void)rdx;
+	uint64_t end = clock_now();
+	struct hotpath_thread *t = tls_state;
+	if (__builtin_expect(t == NULL || call->id >= hp.ntargets || call->depth >= HOOK_MAX_DEPTH, 0))
+		return;
+	const struct hot_target *ht = &hp.targets[call->id];
+	const struct span_frame *f = &t->stack[call->depth];
+	uint32_t flags = unwound ? SPAN_UNWOUND : is_error(ht, rax) ? SPAN_ERROR : 0;
+
+	/* Metrics: every call. Single writer, so load + store, no locked op. */
+	atomic_store_explicit(&t->calls, atomic_load_explicit(&t->calls, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+	if (flags)
+		atomic_store_explicit(&t->errors, atomic_load_explicit(&t->errors, memory_order_relaxed) + 1,
+		                      memory_order_relaxed);
+	if (ht->hook_index < hp.nhooks) {
+		struct hotpath_hook_stats *hs = &t->hooks[ht->hook_index];
+		__atomic_store_n(&hs->calls, __atomic_load_n(&hs->calls, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+		if (flags)
+			__atomic_store_n(&hs->errors, __atomic_load_n(&hs->errors, __ATOMIC_RELAXED) + 1,
+			                 __ATOMIC_RELAXED);
+		histogram_record(&hs->duration, end > f->start ? clock_ticks_to_ns(end - f->start) : 0);
+	}
+	if (!f->sampled)
+		return;
+	atomic_store_explicit(&t->sampled, atomic_load_explicit(&t->sampled, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+	struct span_record *r = ring_reserve(&t->ring);
+	if (r == NULL)
+		return; /* full: counted by the ring */
+	store_u64(r->trace_id, f->trace_hi);
+	store_u64(r->trace_id + 8, f->trace_lo);
+	store_u64(r->span_id, f->span_id);
+	store_u64(r->parent_span_id, f->parent_id);
+	r->start_ticks = f->start;
+	r->end_ticks = end;
+	r->hook_index = ht->hook_index;
+	r->flags = flags;
+	r->target_index = (uint32_t)call->id;
+	r->reserved32 = 0;
+	r->return_value = unwound ? 0 : rax;
+	r->ncaptures = 0; /* TODO: [[hook.arg]] captures */
+	r->text_used = 0;
+	ring_publish(&t->ring);
+}
+
+#pragma GCC pop_options

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hotpath.h: what runs on every hooked call: the enter/exit handlers given
+ * to hook_engine_set_handlers(), and the per-thread state they write.
+ *
+ * Owns: one struct hotpath_thread per thread that ever made a timed call
+ * (its span ring, span stack, id generator, per-hook counters and
+ * histograms), the list linking them for the exporter, and the sampling
+ * state shared by all threads (a token bucket, one atomic word).
+ *
+ * Per call: two clock_now() stamps, a span stack entry (parent/child by
+ * the hook engine's call->depth), a new trace id for a root and a span id
+ * per sampled call, a sampling decision for roots (children follow their
+ * root), counters and a histogram for every call, and one span_record into
+ * the thread's ring for a sampled call (dropped and counted when full).
+ *
+ * Threading: hotpath_init() runs once, in the constructor, before handlers
+ * are set and while one thread exists. The handlers run on any thread and
+ * in signal handlers (the hook engine's re-entrancy guard means they never
+ * nest on one thread). The exporter walks hotpath_threads() and consumes
+ * each ring; it reads counters with relaxed loads.
+ *
+ * Memory bound: every thread that makes a timed call gets one state
+ * (mmap'd, never freed while the process lives, so the exporter can still
+ * drain the ring of a thread that has exited): about
+ * ring_capacity * 256 B + nhooks * ~2.1 KiB per thread ever created.
+ * TODO: recycle the states of exited threads (servers with thread churn).
+ */
+#ifndef STDBTEL_HOTPATH_H
+#define STDBTEL_HOTPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "histogram.h"
+#include "hook_engine.h"
+#include "ring.h"
+#include "targets.h"
+
+/* Per hook, per thread: written by the owner thread, read relaxed by others. */
+struct hotpath_hook_stats {
+	uint64_t calls;
+	uint64_t errors;
+	struct histogram duration; /* nanoseconds */
+};
+
+/* One thread's state; see hotpath.c for the fields the hot path uses. */
+struct hotpath_thread;
+
+/*
+ * Prepares the per-target tables (hook index, error rule) and the sampler
+ * from cfg and targets. cfg and targets must outlive the process's hooked
+ * calls. Call clock_init() first (the sampler converts rates to ticks).
+ * ring_capacity: span records per thread (rounded up to a power of two).
+ * Returns 0, or -1 when out of memory (then install no hooks).
+ */
+int hotpath_init(const struct stdbtel_config *cfg, const struct target_set *targets, size_t ring_capacity);
+
+/* The handlers for hook_engine_set_handlers(). */
+bool hotpath_enter(struct hook_call *call, const struct hook_regs *regs);
+void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, bool unwound);
+
+/* Marks the calling thread as one whose calls are never timed (the exporter). */
+void hotpath_exclude_this_thread(void);
+
+/* ---- for the exporter: the list of thread states (newest first) ---- */
+struct hotpath_thread *hotpath_threads(void);
+struct hotpath_thread *hotpath_thread_next(const struct hotpath_thread *t);
+struct ring *hotpath_thread_ring(struct hotpath_thread *t);
+/* nhooks entries, indexed by hook index. */
+const struct hotpath_hook_stats *hotpath_thread_hook_stats(const struct hotpath_thread *t);
+
+/* Sums over every thread: calls timed, calls sampled, records dropped. */
+struct hotpath_totals {
+	uint64_t calls, errors, sampled, dropped, threads;
+};
+void hotpath_totals(struct hotpath_totals *out);
+
+#endif
