@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture_value.h"
+
 void json_buf_free(struct json_buf *b)
 {
 	free(b->data);
@@ -213,15 +215,7 @@ static void put_config_attribute(struct json_buf *b, bool *first, const struct c
 static void put_capture(struct json_buf *b, bool *first, const struct hook_capture *cap,
                         const struct span_record *rec, uint64_t raw)
 {
-	int64_t s;
 	switch (cap->type) {
-	case CAPTURE_I8: s = (int8_t)raw; break;
-	case CAPTURE_I16: s = (int16_t)raw; break;
-	case CAPTURE_I32: s = (int32_t)raw; break;
-	case CAPTURE_I64: s = (int64_t)raw; break;
-	case CAPTURE_U8: s = (uint8_t)raw; break;
-	case CAPTURE_U16: s = (uint16_t)raw; break;
-	case CAPTURE_U32: s = (uint32_t)raw; break;
 	case CAPTURE_U64:
 		if (raw > INT64_MAX) { /* OTLP integers are int64: keep the exact value as text */
 			char text[24];
@@ -229,11 +223,10 @@ static void put_capture(struct json_buf *b, bool *first, const struct hook_captu
 			attribute_string(b, first, cap->attribute, text, (size_t)n);
 			return;
 		}
-		s = (int64_t)raw;
 		break;
 	case CAPTURE_BOOL:
 		attribute_open(b, first, cap->attribute);
-		put(b, raw ? "\"boolValue\":true}}" : "\"boolValue\":false}}");
+		put(b, capture_as_int64(CAPTURE_BOOL, raw) ? "\"boolValue\":true}}" : "\"boolValue\":false}}");
 		return;
 	case CAPTURE_POINTER: {
 		char text[24];
@@ -241,7 +234,8 @@ static void put_capture(struct json_buf *b, bool *first, const struct hook_captu
 		attribute_string(b, first, cap->attribute, text, (size_t)n);
 		return;
 	}
-	default: { /* CAPTURE_CSTRING, CAPTURE_STR: offset << 32 | length into rec->text */
+	case CAPTURE_CSTRING:
+	case CAPTURE_STR: { /* offset << 32 | length into rec->text */
 		size_t off = (size_t)(raw >> 32), len = (size_t)(uint32_t)raw;
 		size_t used = rec->text_used < SPAN_TEXT_BYTES ? rec->text_used : SPAN_TEXT_BYTES;
 		if (off > used || len > used - off)
@@ -249,8 +243,10 @@ static void put_capture(struct json_buf *b, bool *first, const struct hook_captu
 		attribute_string(b, first, cap->attribute, rec->text + off, len);
 		return;
 	}
+	default: /* the other integer types */
+		break;
 	}
-	attribute_int(b, first, cap->attribute, s);
+	attribute_int(b, first, cap->attribute, capture_as_int64(cap->type, raw));
 }
 
 /* ---- spans ----------------------------------------------------------------- */

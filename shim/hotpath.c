@@ -40,6 +40,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "capture_value.h"
 #include "clock.h"
 #include "span_record.h"
 #include "trace_ids.h"
@@ -307,17 +308,7 @@ static inline bool is_error(const struct hot_target *ht, uint64_t rax)
 {
 	if (ht->error_when == ERROR_NEVER)
 		return false;
-	int64_t v;
-	switch (ht->error_type) {
-	case CAPTURE_I8: v = (int8_t)rax; break;
-	case CAPTURE_I16: v = (int16_t)rax; break;
-	case CAPTURE_I32: v = (int32_t)rax; break;
-	case CAPTURE_U8: v = (uint8_t)rax; break;
-	case CAPTURE_U16: v = (uint16_t)rax; break;
-	case CAPTURE_U32: v = (uint32_t)rax; break;
-	case CAPTURE_BOOL: v = (uint8_t)rax != 0; break;
-	default: v = (int64_t)rax; break; /* I64, U64, pointers */
-	}
+	int64_t v = capture_as_int64((enum capture_type)ht->error_type, rax);
 	bool is_unsigned = ht->error_type == CAPTURE_U8 || ht->error_type == CAPTURE_U16 ||
 	                   ht->error_type == CAPTURE_U32 || ht->error_type == CAPTURE_U64 ||
 	                   ht->error_type == CAPTURE_BOOL || ht->error_type == CAPTURE_POINTER;
