@@ -85,6 +85,7 @@ static struct {
 	uint64_t burst_ticks;     /* rate limit: how far tat may run ahead of now */
 	uint64_t ratio_threshold; /* trace id ratio: sample when low 64 bits < this */
 	bool ratio_all;           /* ratio >= 1 */
+	uint64_t ns_per_tick_q32; /* nanoseconds per tick, 32.32 fixed point */
 	_Atomic uint64_t tat;     /* GCRA theoretical arrival time, ticks */
 	_Atomic(struct hotpath_thread *) threads;
 } hp;
@@ -118,6 +119,7 @@ int hotpath_init(const struct stdbtel_config *cfg, const struct target_set *targ
 	/* Ticks per second, measured through the calibrated conversion. */
 	uint64_t probe = 1ull << 32;
 	uint64_t probe_ns = clock_ticks_to_ns(probe);
+	hp.ns_per_tick_q32 = probe_ns; /* ns for 2^32 ticks = ns per tick << 32 */
 	double ticks_per_sec = probe_ns ? (double)probe * 1e9 / (double)probe_ns : 1e9;
 	double rate = cfg->traces_per_second;
 	if (rate > 0) {
@@ -242,6 +244,16 @@ static inline bool admit_rate(uint64_t now)
 	}
 }
 
+/*
+ * A duration in ticks to ns with the rate fixed at hotpath_init (32.32
+ * fixed point): one multiply, no seqlock. Later recalibration changes the
+ * rate by parts per million, which no histogram bucket (9% wide) can show.
+ */
+static inline uint64_t ticks_to_ns_fast(uint64_t ticks)
+{
+	return (uint64_t)(((unsigned __int128)ticks * hp.ns_per_tick_q32) >> 32);
+}
+
 /* The sampling decision for a new root with the given trace id low half. */
 static inline bool sample_root(uint64_t now, uint64_t trace_lo_be)
 {
@@ -278,12 +290,19 @@ bool hotpath_enter(struct hook_call *call, const struct hook_regs *regs)
 		return false;
 	struct span_frame *f = &t->stack[depth];
 	if (depth == 0) {
-		uint8_t tid[16];
-		trace_ids_new_trace_id(&t->ids, tid);
-		f->trace_hi = load_u64(tid);
-		f->trace_lo = load_u64(tid + 8);
+		/* A root: only the trace-id-ratio samplers need the id to decide; for
+		 * the others an unsampled root never draws one (it would go nowhere). */
+		bool by_ratio = hp.sampler == SAMPLER_TRACEID_RATIO || hp.sampler == SAMPLER_PARENTBASED_TRACEID_RATIO;
 		f->parent_id = 0;
-		f->sampled = sample_root(now, f->trace_lo);
+		f->sampled = by_ratio || sample_root(now, 0);
+		if (f->sampled) {
+			uint8_t tid[16];
+			trace_ids_new_trace_id(&t->ids, tid);
+			f->trace_hi = load_u64(tid);
+			f->trace_lo = load_u64(tid + 8);
+			if (by_ratio)
+				f->sampled = sample_root(now, f->trace_lo);
+		}
 	} else {
 		const struct span_frame *parent = &t->stack[depth - 1];
 		f->trace_hi = parent->trace_hi;
@@ -345,7 +364,7 @@ void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, bool unwou
 		if (flags)
 			__atomic_store_n(&hs->errors, __atomic_load_n(&hs->errors, __ATOMIC_RELAXED) + 1,
 			                 __ATOMIC_RELAXED);
-		histogram_record(&hs->duration, end > f->start ? clock_ticks_to_ns(end - f->start) : 0);
+		histogram_record(&hs->duration, end > f->start ? ticks_to_ns_fast(end - f->start) : 0);
 	}
 	if (!f->sampled)
 		return;
