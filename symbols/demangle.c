@@ -303,15 +303,6 @@ static size_t skip_group(const char *s, size_t i, size_t e)
 	return e;
 }
 
-static const char *const special_prefixes[] = {
-	"vtable for ", "VTT for ", "typeinfo for ", "typeinfo name for ",
-	"typeinfo fn for ", "non-virtual thunk to ", "virtual thunk to ",
-	"covariant return thunk to ", "guard variable for ",
-	"TLS init function for ", "TLS wrapper function for ",
-	"transaction clone for ", "non-transaction clone for ",
-	"hidden alias for ", "construction vtable for ", "java Class for ",
-	"reference temporary #",
-};
 
 static const char *const method_quals[] = {
 	" const", " volatile", " restrict", " &&", " &", " noexcept", " transaction_safe",
@@ -501,13 +492,13 @@ void demangle_match_key(const char *demangled, char *out, size_t outsz)
 	while (memchr(demangled + i, ' ', e - i < 30 ? e - i : 30) != NULL) {
 		size_t p;
 
-		for (p = 0; p < sizeof(special_prefixes) / sizeof(special_prefixes[0]); p++)
-			if (starts(demangled, i, e, special_prefixes[p]))
+		for (p = 0; p < dm_cxx_nspecials; p++)
+			if (starts(demangled, i, e, dm_cxx_specials[p]))
 				break;
-		if (p == sizeof(special_prefixes) / sizeof(special_prefixes[0]))
+		if (p == dm_cxx_nspecials)
 			break;
-		i += strlen(special_prefixes[p]);
-		if (p == sizeof(special_prefixes) / sizeof(special_prefixes[0]) - 1) {
+		i += strlen(dm_cxx_specials[p]);
+		if (dm_cxx_specials[p][strlen(dm_cxx_specials[p]) - 1] == '#') {
 			/* "reference temporary #<n> for " */
 			while (i < e && dm_is_digit(demangled[i]))
 				i++;

@@ -225,19 +225,27 @@ static const struct {
 };
 #define NOPS ((int)(sizeof(ops) / sizeof(ops[0])))
 
-static const char *const specials[] = {
+/*
+ * Every prefix the printer puts before a special name, in SP_ order. The
+ * match key (demangle.c) keeps exactly these verbatim, so the two can never
+ * drift apart.
+ */
+const char *const dm_cxx_specials[] = {
 	"vtable for ", "VTT for ", "typeinfo for ", "typeinfo name for ",
 	"typeinfo fn for ", "non-virtual thunk to ", "virtual thunk to ",
 	"covariant return thunk to ", "guard variable for ",
 	"TLS init function for ", "TLS wrapper function for ",
 	"transaction clone for ", "non-transaction clone for ",
 	"hidden alias for ", "java Class for ", "template parameter object for ",
+	"construction vtable for ", "reference temporary #",
 };
+const size_t dm_cxx_nspecials = sizeof dm_cxx_specials / sizeof dm_cxx_specials[0];
+#define specials dm_cxx_specials
 enum {
 	SP_VTABLE, SP_VTT, SP_TYPEINFO, SP_TYPEINFO_NAME, SP_TYPEINFO_FN,
 	SP_NV_THUNK, SP_V_THUNK, SP_COV_THUNK, SP_GUARD, SP_TLS_INIT,
 	SP_TLS_WRAPPER, SP_TX_CLONE, SP_NONTX_CLONE, SP_HIDDEN_ALIAS,
-	SP_JAVA_CLASS, SP_TPARAM_OBJ,
+	SP_JAVA_CLASS, SP_TPARAM_OBJ, SP_CTOR_VTABLE, SP_REF_TEMP,
 };
 
 static const char *const static_text[] = {
@@ -2726,13 +2734,13 @@ static void print_inner(struct cx *c, int i)
 		print(c, nd->a);
 		break;
 	case K_REFTEMP:
-		put(c, "reference temporary #");
+		put(c, specials[SP_REF_TEMP]);
 		dm_put_uint(c->o, nd->t);
 		put(c, " for ");
 		print(c, nd->a);
 		break;
 	case K_CTORVT:
-		put(c, "construction vtable for ");
+		put(c, specials[SP_CTOR_VTABLE]);
 		print(c, nd->a);
 		put(c, "-in-");
 		print(c, nd->b);

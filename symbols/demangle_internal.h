@@ -138,4 +138,10 @@ size_t dm_rust_legacy(const char *sym, size_t len, struct dm_out *o);
 size_t dm_rust_v0(const char *sym, size_t len, struct dm_out *o);
 size_t dm_cxx(const char *sym, size_t len, struct dm_out *o);
 
+/* Prefixes of C++ special names as printed ("vtable for ", ...; the last,
+ * "reference temporary #", is followed by a number and " for "). Defined in
+ * demangle_cxx.c; the match key keeps them verbatim. */
+extern const char *const dm_cxx_specials[];
+extern const size_t dm_cxx_nspecials;
+
 #endif

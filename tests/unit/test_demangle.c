@@ -576,6 +576,9 @@ Test(match_key, cxx_shapes)
 	check_key("foo()::{lambda(int)#1}::operator()(int) const", "foo::{lambda(int)#1}::operator()");
 	check_key("A::f[abi:cxx11]()", "A::f");
 	check_key("vtable for std::foo<int>", "vtable for std::foo");
+	/* every prefix the printer writes is one the key keeps (one shared list) */
+	check_key("template parameter object for ns::A<1>", "template parameter object for ns::A");
+	check_key("construction vtable for std::ios-in-std::foo", "construction vtable for std::ios-in-std::foo");
 	check_key("non-virtual thunk to A::f()", "non-virtual thunk to A::f");
 	check_key("foo() [clone .isra.0] [clone .cold]", "foo [clone .isra.0] [clone .cold]");
 	check_sym_key("_ZN5redis4callEP6clienti", "redis::call");
