@@ -297,21 +297,48 @@ static size_t expected_row_hash_calls(unsigned rounds)
 	return calls;
 }
 
+/*
+ * A config that sends spans to a traces_file in a fresh temporary folder,
+ * with every trace sampled; hooks is the [[hook]] part. Undone by
+ * traces_setup_end(), which removes the folder, the file and the config.
+ */
+struct traces_setup {
+	char dir[32];
+	char traces[64];
+	char *config;
+};
+
+static void traces_setup_begin(struct traces_setup *ts, const char *hooks)
+{
+	snprintf(ts->dir, sizeof ts->dir, "/tmp/stdbtel-traces-XXXXXX");
+	cr_assert_not_null(mkdtemp(ts->dir));
+	snprintf(ts->traces, sizeof ts->traces, "%s/traces.jsonl", ts->dir);
+	char *text = NULL;
+	cr_assert_geq(asprintf(&text,
+		"[telemetry]\nenabled = true\nservice_name = \"c-target\"\ntraces_file = \"%s\"\n"
+		"[telemetry.sampling]\ntraces_per_second = 100000\n%s", ts->traces, hooks), 0);
+	ts->config = write_temp_file(text, ".toml");
+	free(text);
+}
+
+static void traces_setup_end(struct traces_setup *ts)
+{
+	unlink(ts->traces);
+	rmdir(ts->dir);
+	unlink(ts->config);
+	free(ts->config);
+}
+
 static void check_traces(const char *target_env, bool hook_handle_round)
 {
 	const unsigned rounds = 40;
-	char dir[] = "/tmp/stdbtel-traces-XXXXXX";
-	cr_assert_not_null(mkdtemp(dir));
-	char traces[sizeof dir + 32], *config_text = NULL;
-	snprintf(traces, sizeof traces, "%s/traces.jsonl", dir);
-	cr_assert_geq(asprintf(&config_text,
-		"[telemetry]\nenabled = true\nservice_name = \"c-target\"\ntraces_file = \"%s\"\n"
-		"[telemetry.sampling]\ntraces_per_second = 100000\n"
-		"[[hook]]\nsymbol = \"db_insert\"\n"
-		"[[hook]]\nsymbol = \"db_select\"\n"
-		"[[hook]]\nsymbol = \"row_hash\"\n"
-		"%s", traces, hook_handle_round ? "[[hook]]\nsymbol = \"handle_round\"\n" : ""), 0);
-	char *config = write_temp_file(config_text, ".toml");
+	struct traces_setup ts;
+	traces_setup_begin(&ts, hook_handle_round
+		? "[[hook]]\nsymbol = \"db_insert\"\n[[hook]]\nsymbol = \"db_select\"\n"
+		  "[[hook]]\nsymbol = \"row_hash\"\n[[hook]]\nsymbol = \"handle_round\"\n"
+		: "[[hook]]\nsymbol = \"db_insert\"\n[[hook]]\nsymbol = \"db_select\"\n"
+		  "[[hook]]\nsymbol = \"row_hash\"\n");
+	const char *traces = ts.traces, *config = ts.config;
 	char rounds_text[16];
 	snprintf(rounds_text, sizeof rounds_text, "%u", rounds);
 	struct run_result plain = run_target_rounds(target_env, rounds_text, NULL, false, NULL);
@@ -356,11 +383,7 @@ static void check_traces(const char *target_env, bool hook_handle_round)
 		}
 	}
 	free(spans);
-	unlink(traces);
-	rmdir(dir);
-	unlink(config);
-	free(config);
-	free(config_text);
+	traces_setup_end(&ts);
 	run_result_free(&plain);
 	run_result_free(&shim);
 }
@@ -396,15 +419,9 @@ Test(preload, error_rule_sets_error_status)
 {
 	/* 300 rounds: each of the 4 tables takes 64 rows, then db_insert returns -1. */
 	const unsigned rounds = 300;
-	char dir[] = "/tmp/stdbtel-traces-XXXXXX";
-	cr_assert_not_null(mkdtemp(dir));
-	char traces[sizeof dir + 32], *config_text = NULL;
-	snprintf(traces, sizeof traces, "%s/traces.jsonl", dir);
-	cr_assert_geq(asprintf(&config_text,
-		"[telemetry]\nenabled = true\ntraces_file = \"%s\"\n"
-		"[telemetry.sampling]\ntraces_per_second = 100000\n"
-		"[[hook]]\nsymbol = \"db_insert\"\n[hook.error]\nwhen = \"negative\"\ntype = \"i32\"\n", traces), 0);
-	char *config = write_temp_file(config_text, ".toml");
+	struct traces_setup ts;
+	traces_setup_begin(&ts, "[[hook]]\nsymbol = \"db_insert\"\n[hook.error]\nwhen = \"negative\"\ntype = \"i32\"\n");
+	const char *traces = ts.traces, *config = ts.config;
 	struct run_result r = run_target_rounds("STDBTEL_TARGET_C_PIE", "300", config, true, NULL);
 	cr_assert_eq(r.status, 0, "stderr:\n%s", r.err);
 	size_t n = 0, errors = 0;
@@ -414,10 +431,6 @@ Test(preload, error_rule_sets_error_status)
 	cr_assert_eq(n, rounds);
 	cr_assert_eq(errors, rounds - expected_row_hash_calls(rounds), "spans with error status");
 	free(spans);
-	unlink(traces);
-	rmdir(dir);
-	unlink(config);
-	free(config);
-	free(config_text);
+	traces_setup_end(&ts);
 	run_result_free(&r);
 }
