@@ -124,11 +124,11 @@ void hook_engine_thread_stats(struct hook_thread_stats *out)
 /* Caller's rsp at its call: above the 10 saved registers, site slot and RA. */
 #define REGS_TO_SP (sizeof(struct hook_regs) + 16)
 
-static void report_unwound(struct hook_thread *t, struct hook_frame *f, hook_exit_fn ex)
+static void report_unwound(struct hook_thread *t, struct hook_frame *f, hook_exit_fn ex, enum hook_end end)
 {
 	t->stats.reaped++;
 	if (ex)
-		ex(&f->call, 0, 0, true);
+		ex(&f->call, 0, 0, end);
 }
 
 /* True when sp lies in the alternate signal stack the thread runs on now. */
@@ -155,7 +155,7 @@ static void reap_at_entry(struct hook_thread *t, uint64_t sp)
 		/* On the sigaltstack, frames of the interrupted stack look dead. */
 		if (on_alt_stack(sp, &known, &ss) && !on_alt_stack(top->call.sp, &known, &ss))
 			break;
-		report_unwound(t, top, ex);
+		report_unwound(t, top, ex, HOOK_ABANDONED);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		t->depth--;
 	}
@@ -219,12 +219,12 @@ __attribute__((used)) void stdbtel_hook_exit(struct hook_frame *f, const struct 
 	int saved_errno = errno;
 	hook_exit_fn ex = __atomic_load_n(&exit_handler, __ATOMIC_ACQUIRE);
 	while (t->depth > idx + 1) { /* frames F called that never returned */
-		report_unwound(t, &t->frames[t->depth - 1], ex);
+		report_unwound(t, &t->frames[t->depth - 1], ex, HOOK_ABANDONED);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		t->depth--;
 	}
 	if (ex)
-		ex(&f->call, ret->rax, ret->rdx, false);
+		ex(&f->call, ret->rax, ret->rdx, HOOK_RETURNED);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	t->depth = idx;
 	errno = saved_errno;
@@ -263,7 +263,9 @@ __attribute__((used)) _Unwind_Reason_Code stdbtel_hook_personality(int version, 
 	int saved_errno = errno;
 	hook_exit_fn ex = __atomic_load_n(&exit_handler, __ATOMIC_ACQUIRE);
 	while (t->depth > idx) {
-		report_unwound(t, &t->frames[t->depth - 1], ex);
+		/* idx is the frame being unwound; any above it were abandoned before */
+		report_unwound(t, &t->frames[t->depth - 1], ex,
+		               t->depth - 1 == idx ? HOOK_UNWINDING : HOOK_ABANDONED);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		t->depth--;
 	}

@@ -72,19 +72,28 @@ struct hook_call {
 	uint64_t data[4];
 };
 
+/* How a timed call ended, as told to the exit handler. */
+enum hook_end {
+	HOOK_RETURNED,  /* returned normally: rax/rdx are its return registers */
+	HOOK_UNWINDING, /* a C++ exception, Rust panic or forced unwind is passing the
+	                 * frame right now (exit runs inside the unwinder, in the
+	                 * throwing thread): the throwing stack is still intact */
+	HOOK_ABANDONED, /* left by longjmp/siglongjmp (or an exception the engine did
+	                 * not see): found dead later, so the stack is gone */
+};
+
 /*
  * Entry: return true to time the call (exit will be called exactly once
  * with the same *call), false to run it untimed (no exit).
- * Exit: rax/rdx are the integer return registers (undefined for void,
- * floating-point and unwound calls). unwound is true when the call did not
- * return normally: for a C++ exception, Rust panic or forced unwind, exit
- * runs while the unwinder passes the frame (from libgcc, in the throwing
- * thread); for longjmp/siglongjmp, at the thread's next hooked entry at or
- * above the dead frame's stack position, or the exit of a hooked call
- * below it, so the call ended at or before that moment.
+ * Exit: rax/rdx are the integer return registers (undefined for void and
+ * floating-point calls, 0 unless end is HOOK_RETURNED). For HOOK_UNWINDING,
+ * exit runs while the unwinder passes the frame; for HOOK_ABANDONED, at the
+ * thread's next hooked entry at or above the dead frame's stack position,
+ * or the exit of a hooked call below it, so the call ended at or before
+ * that moment.
  */
 typedef bool (*hook_enter_fn)(struct hook_call *call, const struct hook_regs *regs);
-typedef void (*hook_exit_fn)(struct hook_call *call, uint64_t rax, uint64_t rdx, bool unwound);
+typedef void (*hook_exit_fn)(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_end end);
 
 /* Sets both handlers; call before hook_engine_install(), once. NULL enter
  * means every call runs untimed. */
@@ -118,7 +127,7 @@ int hook_engine_install(const struct hook_request *reqs, size_t n, struct hook_r
 struct hook_thread_stats {
 	uint64_t overflows;     /* entries run untimed: frame stack full */
 	uint64_t reentries;     /* entries run untimed: inside a handler */
-	uint64_t reaped;        /* frames reported unwound */
+	uint64_t reaped;        /* frames reported unwinding or abandoned */
 	uint32_t depth;         /* frames live now */
 };
 void hook_engine_thread_stats(struct hook_thread_stats *out);

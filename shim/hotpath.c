@@ -13,7 +13,7 @@
  *    freed, so the exporter can walk the list without locks at any time.
  *  - The span stack is indexed by the hook engine's call->depth: the
  *    engine pushes a frame exactly when enter returns true and pops it
- *    (with exit, possibly unwound=true) in LIFO order, so stack[depth - 1]
+ *    (with exit, possibly unwound) in LIFO order, so stack[depth - 1]
  *    is always the caller's span. No depth bookkeeping of our own.
  *  - Sampling: a root asks the sampler; children copy the root's
  *    decision. Rate limiting is GCRA (a token bucket written as one
@@ -341,8 +341,9 @@ static inline bool is_error(const struct hot_target *ht, uint64_t rax)
 	}
 }
 
-void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, bool unwound)
+void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_end how)
 {
+	bool unwound = how != HOOK_RETURNED;
 	(void)rdx;
 	uint64_t end = clock_now();
 	struct hotpath_thread *t = tls_state;

@@ -60,7 +60,7 @@ int hotpath_init(const struct stdbtel_config *cfg, const struct target_set *targ
 
 /* The handlers for hook_engine_set_handlers(). */
 bool hotpath_enter(struct hook_call *call, const struct hook_regs *regs);
-void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, bool unwound);
+void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_end end);
 
 /* Marks the calling thread as one whose calls are never timed (the exporter). */
 void hotpath_exclude_this_thread(void);

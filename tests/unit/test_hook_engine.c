@@ -40,6 +40,8 @@
 
 #define NIDS 20
 static _Atomic uint64_t n_enter[NIDS], n_exit[NIDS], n_unwound[NIDS];
+/* of n_unwound: the ones found dead later (longjmp) rather than passed by an unwinder */
+static _Atomic uint64_t n_abandoned[NIDS];
 static volatile uint64_t last_args[NIDS][10];
 static volatile uint64_t last_rax[NIDS], last_rdx[NIDS];
 static volatile uint64_t last_sp[NIDS];
@@ -70,13 +72,16 @@ static bool on_enter(struct hook_call *call, const struct hook_regs *r)
 	return !refuse_timing;
 }
 
-static void on_leave(struct hook_call *call, uint64_t rax, uint64_t rdx, bool unwound)
+static void on_leave(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_end end)
 {
+	bool unwound = end != HOOK_RETURNED;
 	uint64_t id = call->id;
 	if (call->data[0] != 0x5eed0000 + id)
 		return; /* never counted: makes the counts disagree */
 	if (unwound) {
 		atomic_fetch_add_explicit(&n_unwound[id], 1, memory_order_relaxed);
+		if (end == HOOK_ABANDONED)
+			atomic_fetch_add_explicit(&n_abandoned[id], 1, memory_order_relaxed);
 		return;
 	}
 	atomic_fetch_add_explicit(&n_exit[id], 1, memory_order_relaxed);
@@ -387,6 +392,7 @@ static void body_longjmp(void)
 		expect += i % 4 ? i * 11 + 1 : 0;
 	CHECK(jumps == 10 && sum == expect, "jumps %d sum %d", jumps, sum);
 	CHECK(n_enter[ID_JUMPER] == 41, "enters %lu", (unsigned long)n_enter[ID_JUMPER]);
+	CHECK(n_abandoned[ID_JUMPER] == 10, "longjmp'd frames told as abandoned: %lu", (unsigned long)n_abandoned[ID_JUMPER]);
 	CHECK(n_exit[ID_JUMPER] == 31 && n_unwound[ID_JUMPER] == 10, "exits %lu unwound %lu",
 	      (unsigned long)n_exit[ID_JUMPER], (unsigned long)n_unwound[ID_JUMPER]);
 	struct hook_thread_stats st;
@@ -414,6 +420,7 @@ static void body_cxx(void)
 	/* the stub's personality popped the frames as the exception passed */
 	CHECK(n_unwound[ID_CXX_THROWER] == 4 && n_unwound[ID_CXX_MIDDLE] == 4, "unwound at once: %lu %lu",
 	      (unsigned long)n_unwound[ID_CXX_THROWER], (unsigned long)n_unwound[ID_CXX_MIDDLE]);
+	CHECK(n_abandoned[ID_CXX_THROWER] == 0 && n_abandoned[ID_CXX_MIDDLE] == 0, "told as unwinding, not abandoned");
 	struct hook_thread_stats st;
 	hook_engine_thread_stats(&st);
 	CHECK(st.depth == 0 && st.reaped == 8, "depth %u reaped %lu", st.depth, (unsigned long)st.reaped);
@@ -633,6 +640,7 @@ static void body_rust(void)
 	}
 	CHECK(n_unwound[ID_RUST_INNER] == 4 && n_unwound[ID_RUST_MIDDLE] == 4, "unwound at once: %lu %lu",
 	      (unsigned long)n_unwound[ID_RUST_INNER], (unsigned long)n_unwound[ID_RUST_MIDDLE]);
+	CHECK(n_abandoned[ID_RUST_INNER] == 0 && n_abandoned[ID_RUST_MIDDLE] == 0, "told as unwinding, not abandoned");
 	struct hook_thread_stats st;
 	hook_engine_thread_stats(&st);
 	CHECK(st.depth == 0 && st.reaped == 8, "depth %u reaped %lu", st.depth, (unsigned long)st.reaped);
