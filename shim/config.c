@@ -109,6 +109,10 @@ static const struct name_value span_kind_names[] = {
 	{ "consumer", SPAN_KIND_CONSUMER }, { NULL, 0 },
 };
 
+static const struct name_value hook_via_names[] = {
+	{ "auto", HOOK_VIA_AUTO }, { "interpose", HOOK_VIA_INTERPOSE }, { "patch", HOOK_VIA_PATCH }, { NULL, 0 },
+};
+
 static const struct name_value log_level_names[] = {
 	{ "error", LOG_ERROR }, { "warn", LOG_WARN }, { "info", LOG_INFO },
 	{ "debug", LOG_DEBUG }, { NULL, 0 },
@@ -173,6 +177,7 @@ static void list_names(const struct name_value *names, char *out, size_t outsz)
 }
 
 const char *config_span_kind_name(enum span_kind kind) { return name_of(span_kind_names, kind); }
+const char *config_hook_via_name(enum hook_via via) { return name_of(hook_via_names, via); }
 const char *config_log_level_name(enum log_level level) { return name_of(log_level_names, level); }
 const char *config_sampler_name(enum sampler sampler) { return name_of(sampler_names, sampler); }
 const char *config_capture_type_name(enum capture_type type) { return name_of(capture_type_names, type); }
@@ -630,7 +635,7 @@ static void parse_hook_attributes(struct parse_ctx *ctx, struct hook_config *hoo
 
 static void parse_hook(struct parse_ctx *ctx, struct stdbtel_config *cfg, const struct toml_value *tab)
 {
-	static const char *const known[] = { "symbol", "object", "span", "kind", "optional",
+	static const char *const known[] = { "symbol", "object", "span", "kind", "optional", "via",
 		                              "attributes", "metrics", "error", "arg", NULL };
 	const char *section = "[[hook]]";
 	struct hook_config *hook = array_append(ctx, (void **)&cfg->hooks, &cfg->nhooks, sizeof *hook);
@@ -653,6 +658,10 @@ static void parse_hook(struct parse_ctx *ctx, struct stdbtel_config *cfg, const 
 				hook->kind = (enum span_kind)kind;
 		} else if (strcmp(kv->key, "optional") == 0) {
 			get_bool(ctx, kv, section, &hook->optional);
+		} else if (strcmp(kv->key, "via") == 0) {
+			int via;
+			if (get_enum(ctx, kv, section, hook_via_names, &via))
+				hook->via = (enum hook_via)via;
 		} else if (strcmp(kv->key, "attributes") == 0) {
 			if (want_type(ctx, kv, section, TOML_TABLE))
 				parse_hook_attributes(ctx, hook, v);

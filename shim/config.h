@@ -112,6 +112,13 @@ struct hook_capture {
 	char *metric;           /* StatsD counter incremented by the value, or NULL */
 };
 
+/* How a hook reaches its function (see shim/interpose.h). */
+enum hook_via {
+	HOOK_VIA_AUTO,      /* interpose when the shim has a wrapper and the function is in a shared library */
+	HOOK_VIA_INTERPOSE, /* the shim's exported wrapper, forwarding with dlsym(RTLD_NEXT) */
+	HOOK_VIA_PATCH,     /* an inline patch at the function's entry */
+};
+
 /* [[hook]]: one function (or glob of functions) to time. */
 struct hook_config {
 	char *symbol;            /* demangled path, mangled name, or glob */
@@ -119,6 +126,7 @@ struct hook_config {
 	char *span;              /* span name; defaults to the symbol */
 	enum span_kind kind;
 	bool optional;           /* a missing symbol is a debug note, not a warning */
+	enum hook_via via;       /* "via": auto | interpose | patch (default auto) */
 	struct config_attribute *attributes;
 	size_t nattributes;
 	char *metric_duration;   /* [hook.metrics] duration (StatsD timer, ms) */
@@ -214,6 +222,7 @@ void config_free(struct stdbtel_config *cfg);
 bool config_process_matches(const struct stdbtel_config *cfg, const char *exe_basename);
 
 const char *config_span_kind_name(enum span_kind kind);
+const char *config_hook_via_name(enum hook_via via);
 const char *config_log_level_name(enum log_level level);
 const char *config_sampler_name(enum sampler sampler);
 const char *config_capture_type_name(enum capture_type type);

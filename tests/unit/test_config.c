@@ -96,6 +96,7 @@ static const char full_config[] =
 	"symbol = \"spacetimedb::host::instance_env::InstanceEnv::insert\"\n"
 	"span = \"insert\"\n"
 	"kind = \"client\"\n"
+	"via = \"patch\"\n"
 	"optional = true\n"
 	"object = \"spacetimedb-*\"\n"
 	"attributes = { \"db.system.name\" = \"spacetimedb\", retries = 3, ratio = 0.5, hot = true }\n"
@@ -149,6 +150,7 @@ Test(config, every_key_of_a_full_config)
 	cr_assert_str_eq(h->symbol, "spacetimedb::host::instance_env::InstanceEnv::insert");
 	cr_assert_str_eq(h->span, "insert");
 	cr_assert_eq(h->kind, SPAN_KIND_CLIENT);
+	cr_assert_eq(h->via, HOOK_VIA_PATCH);
 	cr_assert(h->optional);
 	cr_assert_str_eq(h->object, "spacetimedb-*");
 	cr_assert_eq(h->line, 13);
@@ -180,6 +182,7 @@ Test(config, every_key_of_a_full_config)
 	const struct hook_config *h2 = &cfg.hooks[1];
 	cr_assert_str_eq(h2->span, "call", "span defaults to the symbol");
 	cr_assert_eq(h2->kind, SPAN_KIND_INTERNAL);
+	cr_assert_eq(h2->via, HOOK_VIA_AUTO, "via defaults to auto");
 	cr_assert_null(h2->object);
 	cr_assert_eq(h2->error_when, ERROR_NEVER);
 	cr_assert(h2->captures[0].from_return);
@@ -211,6 +214,7 @@ static const struct bad_case bad_cases[] = {
 	{ "[[hook]]\nspan = \"x\"\n", "test.toml:1:1: [[hook]] needs a 'symbol'" },
 	{ "[[hook]]\nsymbol = \"\"\n", "test.toml:2:10: 'symbol' must be a non-empty string" },
 	{ "[[hook]]\nsymbol = \"f\"\nkind = \"sever\"\n", "test.toml:3:8: 'kind' must be internal, server, client, producer or consumer, not \"sever\"" },
+	{ "[[hook]]\nsymbol = \"f\"\nvia = \"plt\"\n", "test.toml:3:7: 'via' must be auto, interpose or patch, not \"plt\"" },
 	{ "[[hook]]\nsymbol = \"f\"\nspan_name = \"x\"\n", "unknown key 'span_name' in [[hook]] (did you mean 'span'?)" },
 	{ "[[hook]]\nsymbol = \"f\"\n[hook.metrics]\nduraton = \"a\"\n", "test.toml:4:1: unknown key 'duraton' in [hook.metrics] (did you mean 'duration'?)" },
 	{ "[[hook]]\nsymbol = \"f\"\n[hook.metrics]\ncount = \"a:b\"\n", "test.toml:4:9: metric name \"a:b\" cannot contain" },
