@@ -30,11 +30,20 @@
  *
  * Hot path (stdbtel_hook_enter / stdbtel_hook_exit, called by the stub):
  * thread-local, initial-exec, no locks, no allocation, no syscalls (except
- * one sigaltstack() query when a frame is about to be reaped at entry),
+ * the mmap of the thread's frame stack at its first timed entry, and one
+ * sigaltstack() query when a frame is about to be reaped at entry),
  * async-signal-safe. Compiled general-regs-only so that neither they nor
  * anything inlined into them can clobber vector or x87 registers.
  *
- * Frame stack: frames[0..depth) are the live hooked calls of the thread,
+ * Frame stack: TLS holds only a pointer to it, the depth, the re-entrancy
+ * guard and the counters. The HOOK_MAX_DEPTH frames themselves are one
+ * anonymous MAP_NORESERVE mapping per thread, made at the thread's first
+ * timed entry (which may be in a signal handler on a new thread: mmap is
+ * async-signal-safe, and the guard is held, so a signal during the mmap
+ * runs its hooked calls untimed), and unmapped by a thread-specific-data
+ * destructor when the thread exits. A thread whose mapping fails runs its
+ * calls untimed and counts them (stats.unmapped).
+ * frames[0..depth) are the live hooked calls of the thread,
  * outermost first. A frame is published (depth incremented) only after it
  * is fully written, so a signal arriving at any point sees a consistent
  * stack. Dead frames (their call left by longjmp, exception or panic) are
@@ -55,6 +64,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,19 +103,59 @@ uintptr_t stdbtel_hook_enter(const struct hook_site *site, struct hook_regs *reg
 void stdbtel_hook_exit(struct hook_frame *f, const struct hook_ret_regs *ret);
 
 struct hook_thread {
+	struct hook_frame *frames; /* HOOK_MAX_DEPTH frames (FRAMES_SIZE), or NULL until mapped */
 	uint32_t depth;
 	uint32_t guard;
 	struct hook_thread_stats stats;
-	struct hook_frame frames[HOOK_MAX_DEPTH];
 };
+
+#define FRAMES_SIZE ((size_t)HOOK_MAX_DEPTH * sizeof(struct hook_frame))
 
 static __thread struct hook_thread hook_tls __attribute__((tls_model("initial-exec")));
 
 static hook_enter_fn enter_handler;
 static hook_exit_fn exit_handler;
 
+/*
+ * glibc keeps the values of the first 32 keys in the thread descriptor, so
+ * setting one neither allocates nor locks, and is safe where a thread's
+ * first timed entry may run: in a signal handler. With a higher key (the
+ * process made 32 before us) frame stacks are never unmapped instead.
+ */
+#define KEYS_IN_THREAD_DESCRIPTOR 32
+
+/* Its destructor unmaps an exiting thread's frame stack; valid when frames_key_ok. */
+static pthread_key_t frames_key;
+static bool frames_key_ok;
+static pthread_once_t frames_key_once = PTHREAD_ONCE_INIT;
+
+/* Key destructor, at thread exit: the stack goes unless a call on it is
+ * still live (a stub would still read it). A hooked call made later in
+ * the thread's exit maps a new one, and registers it again. */
+static void unmap_frames_at_exit(void *frames)
+{
+	struct hook_thread *t = &hook_tls;
+	if (t->frames != frames || t->depth != 0)
+		return;
+	t->frames = NULL; /* a signal arriving from here on maps its own */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	int saved_errno = errno;
+	munmap(frames, FRAMES_SIZE);
+	errno = saved_errno;
+}
+
+static void create_frames_key(void)
+{
+	frames_key_ok = pthread_key_create(&frames_key, unmap_frames_at_exit) == 0;
+	if (frames_key_ok && frames_key >= KEYS_IN_THREAD_DESCRIPTOR) {
+		pthread_key_delete(frames_key);
+		frames_key_ok = false;
+	}
+}
+
 void hook_engine_set_handlers(hook_enter_fn enter, hook_exit_fn exit)
 {
+	pthread_once(&frames_key_once, create_frames_key);
 	__atomic_store_n(&enter_handler, enter, __ATOMIC_RELEASE);
 	__atomic_store_n(&exit_handler, exit, __ATOMIC_RELEASE);
 }
@@ -123,6 +173,40 @@ void hook_engine_thread_stats(struct hook_thread_stats *out)
 
 /* Caller's rsp at its call: above the 10 saved registers, site slot and RA. */
 #define REGS_TO_SP (sizeof(struct hook_regs) + 16)
+
+/*
+ * Maps the calling thread's frame stack (guard held): mmap and, with
+ * frames_key_ok, a pthread_setspecific that glibc does in the thread
+ * descriptor; both async-signal-safe. After a failure it is tried again
+ * only when stats.unmapped is a power of two, so a passing shortage heals
+ * and a lasting one costs one syscall per doubling of the untimed calls.
+ */
+static __attribute__((noinline, cold)) bool map_frames(struct hook_thread *t)
+{
+	uint64_t failed = t->stats.unmapped;
+	if ((failed & (failed - 1)) == 0) {
+		void *p = mmap(NULL, FRAMES_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		               -1, 0);
+		if (p != MAP_FAILED) {
+			if (frames_key_ok)
+				pthread_setspecific(frames_key, p);
+			t->frames = p;
+			return true;
+		}
+	}
+	t->stats.unmapped++;
+	return false;
+}
+
+/* True when an entry may take frames[depth] (guard held); else counts why not. */
+static inline bool frame_available(struct hook_thread *t)
+{
+	if (__builtin_expect(t->depth >= HOOK_MAX_DEPTH, 0)) {
+		t->stats.overflows++;
+		return false;
+	}
+	return __builtin_expect(t->frames != NULL, 1) || map_frames(t);
+}
 
 static void report_unwound(struct hook_thread *t, struct hook_frame *f, hook_exit_fn ex, enum hook_end end)
 {
@@ -176,10 +260,8 @@ __attribute__((used)) uintptr_t stdbtel_hook_enter(const struct hook_site *site,
 		reap_at_entry(t, sp);
 	hook_enter_fn en = __atomic_load_n(&enter_handler, __ATOMIC_ACQUIRE);
 	struct hook_frame *f = NULL;
-	if (!en) {
-		/* untimed */
-	} else if (t->depth >= HOOK_MAX_DEPTH) {
-		t->stats.overflows++;
+	if (!en || !frame_available(t)) {
+		/* untimed (counted by frame_available) */
 	} else {
 		f = &t->frames[t->depth];
 		f->ra = *(const uint64_t *)(uintptr_t)(sp - 8);
@@ -254,7 +336,7 @@ __attribute__((used)) _Unwind_Reason_Code stdbtel_hook_personality(int version, 
 		return _URC_CONTINUE_UNWIND;
 	struct hook_thread *t = &hook_tls;
 	struct hook_frame *f = (struct hook_frame *)_Unwind_GetGR(ctx, 3 /* rbx */);
-	if (f < t->frames || f >= t->frames + t->depth)
+	if (t->frames == NULL || f < t->frames || f >= t->frames + t->depth)
 		return _URC_CONTINUE_UNWIND; /* already reaped */
 	uint32_t idx = (uint32_t)(f - t->frames);
 	uint32_t guard = t->guard;

@@ -38,8 +38,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Frames per thread; deeper calls run untimed (but correctly). */
-#define HOOK_MAX_DEPTH 256
+/* Frames per thread; deeper calls run untimed (but correctly). Each
+ * thread's frames live in a mapping of HOOK_MAX_DEPTH frames (~1.5 MiB of
+ * address space) made at its first hooked entry; only the pages its
+ * deepest call reached are ever backed. */
+#define HOOK_MAX_DEPTH 16384
 
 /* Argument registers at entry, as the caller left them. Layout is shared
  * with stub_x86_64.S: do not reorder. */
@@ -59,7 +62,7 @@ static inline const uint64_t *hook_stack_args(uint64_t sp)
 
 /*
  * One hooked call in progress, from a successful entry to its exit. Lives in
- * thread-local memory; valid only inside the handlers. data[] belongs to
+ * the thread's frame stack; valid only inside the handlers. data[] belongs to
  * the handlers: entry writes what exit needs (start timestamp, span id,
  * sampling decision, ...); the engine never reads it.
  */
@@ -126,6 +129,7 @@ int hook_engine_install(const struct hook_request *reqs, size_t n, struct hook_r
 /* Per-thread counters (the calling thread). */
 struct hook_thread_stats {
 	uint64_t overflows;     /* entries run untimed: frame stack full */
+	uint64_t unmapped;      /* entries run untimed: the frame stack could not be mapped */
 	uint64_t reentries;     /* entries run untimed: inside a handler */
 	uint64_t reaped;        /* frames reported unwinding or abandoned */
 	uint32_t depth;         /* frames live now */

@@ -183,7 +183,8 @@ static __attribute__((noinline)) struct hotpath_thread *thread_setup(void)
 {
 	if (tls_setup_failed || hp.state_size == 0)
 		return NULL;
-	void *p = mmap(NULL, hp.state_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* NORESERVE: the span stack (HOOK_MAX_DEPTH entries) is backed only as deep as calls go */
+	void *p = mmap(NULL, hp.state_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
 		tls_setup_failed = true;
 		return NULL;

@@ -23,7 +23,8 @@
  * Memory bound: every thread that makes a timed call gets one state
  * (mmap'd, never freed while the process lives, so the exporter can still
  * drain the ring of a thread that has exited): about
- * ring_capacity * 256 B + nhooks * ~2.1 KiB per thread ever created.
+ * ring_capacity * 256 B + nhooks * ~2.1 KiB per thread ever created, plus
+ * the span stack: 768 KiB of address space, backed as deep as calls go.
  * TODO: recycle the states of exited threads (servers with thread churn).
  */
 #ifndef STDBTEL_HOTPATH_H

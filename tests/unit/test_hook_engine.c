@@ -259,25 +259,57 @@ Test(hook_engine, double_and_long_double)
 	run_in_child(body_float);
 }
 
+/* ht_recurse(n) makes n + 1 calls, nested n + 1 deep. */
 static void body_recurse(void)
 {
 	hook(ht_recurse, ID_RECURSE);
 	CHECK(ht_recurse(100) == 100, "depth 100");
 	CHECK(n_enter[ID_RECURSE] == 101 && n_exit[ID_RECURSE] == 101, "101 calls");
-	int r = ht_recurse(10000);
-	CHECK(r == 10000, "ht_recurse(10000) = %d", r);
+	int deep = 10000;
+	CHECK(deep + 1 <= HOOK_MAX_DEPTH, "the test assumes %d frames fit", deep + 1);
+	int r = ht_recurse(deep);
+	CHECK(r == deep, "ht_recurse(%d) = %d", deep, r);
 	struct hook_thread_stats st;
 	hook_engine_thread_stats(&st);
-	/* the first HOOK_MAX_DEPTH calls are timed, the rest run untimed */
-	CHECK(n_enter[ID_RECURSE] == 101 + HOOK_MAX_DEPTH, "%lu enters", (unsigned long)n_enter[ID_RECURSE]);
+	/* every call timed: one enter and one exit each */
+	CHECK(n_enter[ID_RECURSE] == 101 + (uint64_t)deep + 1, "%lu enters", (unsigned long)n_enter[ID_RECURSE]);
 	CHECK(n_exit[ID_RECURSE] == n_enter[ID_RECURSE], "%lu exits", (unsigned long)n_exit[ID_RECURSE]);
-	CHECK(st.overflows == 10001 - HOOK_MAX_DEPTH, "%lu overflows", (unsigned long)st.overflows);
+	CHECK(n_unwound[ID_RECURSE] == 0, "%lu unwound", (unsigned long)n_unwound[ID_RECURSE]);
+	CHECK(st.overflows == 0 && st.unmapped == 0, "%lu overflows, %lu unmapped", (unsigned long)st.overflows,
+	      (unsigned long)st.unmapped);
 	CHECK(st.depth == 0 && st.reaped == 0, "depth %u reaped %lu", st.depth, (unsigned long)st.reaped);
 }
 
 Test(hook_engine, recursion_10000)
 {
 	run_in_child(body_recurse);
+}
+
+/* Past HOOK_MAX_DEPTH: the deeper calls run untimed, with right results,
+ * and the frame stack is whole again afterwards. */
+static void body_recurse_overflow(void)
+{
+	hook(ht_recurse, ID_RECURSE);
+	int past = 100;
+	int n = HOOK_MAX_DEPTH + past - 1; /* HOOK_MAX_DEPTH + past calls */
+	int r = ht_recurse(n);
+	CHECK(r == n, "ht_recurse(%d) = %d", n, r);
+	struct hook_thread_stats st;
+	hook_engine_thread_stats(&st);
+	CHECK(n_enter[ID_RECURSE] == HOOK_MAX_DEPTH, "%lu enters", (unsigned long)n_enter[ID_RECURSE]);
+	CHECK(n_exit[ID_RECURSE] == HOOK_MAX_DEPTH, "%lu exits", (unsigned long)n_exit[ID_RECURSE]);
+	CHECK(st.overflows == (uint64_t)past, "%lu overflows", (unsigned long)st.overflows);
+	CHECK(st.depth == 0 && st.reaped == 0 && st.unmapped == 0, "depth %u reaped %lu unmapped %lu", st.depth,
+	      (unsigned long)st.reaped, (unsigned long)st.unmapped);
+	/* timed again once there is room */
+	CHECK(ht_recurse(3) == 3, "after");
+	CHECK(n_enter[ID_RECURSE] == HOOK_MAX_DEPTH + 4 && n_exit[ID_RECURSE] == HOOK_MAX_DEPTH + 4, "%lu / %lu",
+	      (unsigned long)n_enter[ID_RECURSE], (unsigned long)n_exit[ID_RECURSE]);
+}
+
+Test(hook_engine, recursion_past_max_depth)
+{
+	run_in_child(body_recurse_overflow);
 }
 
 #define THREADS 8
