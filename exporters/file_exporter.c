@@ -18,6 +18,11 @@
  *    can hold exit back by at most FILE_EXPORTER_STOP_TIMEOUT_MS.
  *  - Memory: the batch array and the JSON buffer are allocated by this
  *    thread (malloc is fine here: it is not the hot path).
+ *  - fork: the child has no exporter thread, only copies of its state.
+ *    file_exporter_after_fork_child() (from the atfork child handler in
+ *    preload.c) starts the child's own, under the child's pid, appending
+ *    through the inherited descriptor; the parent's thread's buffers in
+ *    the child are unreachable and stay behind (a one-off leak per child).
  */
 #define _GNU_SOURCE
 #include "file_exporter.h"
@@ -44,7 +49,7 @@ static struct {
 	struct otlp_resource resource;
 	char host_name[256];
 	int fd;
-	pid_t pid;              /* the process that started the thread */
+	pid_t pid;              /* the process that started the thread (a fork child restarts it) */
 	pthread_t thread;
 	bool running;
 	pthread_mutex_t lock;   /* guards stop + cond */
@@ -54,7 +59,15 @@ static struct {
 	uint64_t lines, spans, write_errors;
 } fx = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* Appends all of buf to fd; false on an error other than EINTR. */
+/*
+ * Appends all of buf to fd; false on an error other than EINTR. Each line
+ * goes out in one write(2): Linux appends an O_APPEND write to a regular
+ * file whole, under the inode lock, so the lines of a parent and its fork
+ * children sharing the file never interleave. The loop only finishes a
+ * write the kernel cut short (a full disk, the file size limit; not a
+ * signal, all are blocked in this thread), when the file is damaged
+ * anyway. NFS gives no such guarantee.
+ */
 static bool write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
@@ -78,7 +91,8 @@ static size_t drain(struct span_record *batch, size_t max, struct json_buf *buf)
 		while ((n = ring_consume(hotpath_thread_ring(t), batch, max)) > 0) {
 			buf->len = 0;
 			long w = otlp_json_encode_spans(buf, &fx.resource, STDBTEL_VERSION, fx.cfg, fx.targets,
-			                                fx.ntargets, batch, n, clock_ticks_to_unix_ns);
+			                                __atomic_load_n(&fx.ntargets, __ATOMIC_ACQUIRE), batch, n,
+			                                clock_ticks_to_unix_ns);
 			if (w < 0 || buf->failed) {
 				json_buf_free(buf);
 				*buf = (struct json_buf){ 0 };
@@ -133,42 +147,16 @@ static void *exporter_main(void *arg)
 	return NULL;
 }
 
-bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_set *targets, const char *exe)
+/*
+ * Starts exporter_main for the calling process, under its pid, with a new
+ * condition variable and every signal blocked in the thread. Returns 0 or
+ * pthread_create's error. fx.cfg, fx.targets, fx.fd and fx.resource must
+ * be set.
+ */
+static int start_thread(void)
 {
-	if (fx.running || cfg->traces_file == NULL)
-		return false;
-	int fd = open(cfg->traces_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		log_write(LOG_WARN, "cannot open traces_file %s: %s; tracing without a file", cfg->traces_file,
-		          strerror(errno));
-		return false;
-	}
-	struct otlp_target *ot = calloc(targets->count ? targets->count : 1, sizeof *ot);
-	if (ot == NULL) {
-		close(fd);
-		log_write(LOG_ERROR, "out of memory starting the traces_file exporter");
-		return false;
-	}
-	for (size_t i = 0; i < targets->count; i++)
-		ot[i] = (struct otlp_target){ .function_name = targets->items[i].key,
-		                              .hook_index = targets->items[i].hook_index };
-	fx.cfg = cfg;
-	fx.targets = ot;
-	fx.ntargets = targets->count;
-	if (gethostname(fx.host_name, sizeof fx.host_name - 1) != 0)
-		fx.host_name[0] = '\0';
-	fx.host_name[sizeof fx.host_name - 1] = '\0';
-	fx.resource = (struct otlp_resource){
-		.service_name = cfg->service_name,
-		.service_version = cfg->service_version,
-		.pid = (int64_t)getpid(),
-		.executable_name = exe,
-		.host_name = fx.host_name[0] ? fx.host_name : NULL,
-		.extra = cfg->resource_attributes,
-		.nextra = cfg->nresource_attributes,
-	};
-	fx.fd = fd;
 	fx.pid = getpid();
+	fx.resource.pid = (int64_t)fx.pid;
 	fx.stop = false;
 	fx.stopped = false;
 
@@ -183,6 +171,47 @@ bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_s
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int rc = pthread_create(&fx.thread, NULL, exporter_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc == 0)
+		pthread_setname_np(fx.thread, "stdbtel-export");
+	return rc;
+}
+
+bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_set *targets, const char *exe)
+{
+	if (fx.running || cfg->traces_file == NULL)
+		return false;
+	int fd = open(cfg->traces_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_write(LOG_WARN, "cannot open traces_file %s: %s; tracing without a file", cfg->traces_file,
+		          strerror(errno));
+		return false;
+	}
+	/* Room for every target the process may hook: dlopen appends while the
+	 * thread reads (file_exporter_add_targets), so the array never moves. */
+	struct otlp_target *ot = calloc(TARGETS_MAX, sizeof *ot);
+	if (ot == NULL) {
+		close(fd);
+		log_write(LOG_ERROR, "out of memory starting the traces_file exporter");
+		return false;
+	}
+	fx.cfg = cfg;
+	fx.targets = ot;
+	fx.ntargets = 0;
+	file_exporter_add_targets(targets->items, targets->count);
+	if (gethostname(fx.host_name, sizeof fx.host_name - 1) != 0)
+		fx.host_name[0] = '\0';
+	fx.host_name[sizeof fx.host_name - 1] = '\0';
+	fx.resource = (struct otlp_resource){
+		.service_name = cfg->service_name,
+		.service_version = cfg->service_version,
+		.pid = (int64_t)getpid(),
+		.executable_name = exe,
+		.host_name = fx.host_name[0] ? fx.host_name : NULL,
+		.extra = cfg->resource_attributes,
+		.nextra = cfg->nresource_attributes,
+	};
+	fx.fd = fd;
+	int rc = start_thread();
 	if (rc != 0) {
 		log_write(LOG_WARN, "cannot start the exporter thread: %s; tracing without a file", strerror(rc));
 		close(fd);
@@ -191,9 +220,52 @@ bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_s
 		fx.targets = NULL;
 		return false;
 	}
-	pthread_setname_np(fx.thread, "stdbtel-export");
 	fx.running = true;
 	return true;
+}
+
+/*
+ * The descriptor is kept, not reopened: it is the parent's open file
+ * description, so the child appends to the very file the parent writes
+ * even if the path was renamed or the child later changes directory, and
+ * keeping it needs no system call that could fail here. O_CLOEXEC still
+ * closes it in a child that execs (whose new image loads the shim afresh).
+ * A child that execs right away pays this one thread creation for nothing;
+ * posix_spawn and vfork run no atfork handlers, so they cost nothing.
+ */
+bool file_exporter_after_fork_child(void)
+{
+	if (!fx.running)
+		return false;
+	fx.running = false;
+	/* The parent's thread may have held the lock or waited on the
+	 * condition variable at fork; that thread does not exist here, so
+	 * both are made anew (start_thread makes the condition variable). */
+	pthread_mutex_init(&fx.lock, NULL);
+	fx.lines = fx.spans = fx.write_errors = 0;
+	int rc = start_thread();
+	if (rc != 0) {
+		log_write(LOG_WARN, "cannot start the exporter thread in fork child %d: %s; tracing without a file",
+		          (int)getpid(), strerror(rc));
+		close(fx.fd);
+		fx.fd = -1;
+		return false;
+	}
+	fx.running = true;
+	return true;
+}
+
+void file_exporter_add_targets(const struct target *items, size_t n)
+{
+	if (fx.targets == NULL)
+		return;
+	size_t have = fx.ntargets;
+	if (n > TARGETS_MAX - have)
+		n = TARGETS_MAX - have;
+	for (size_t i = 0; i < n; i++)
+		fx.targets[have + i] = (struct otlp_target){ .function_name = items[i].key,
+		                                             .hook_index = items[i].hook_index };
+	__atomic_store_n(&fx.ntargets, have + n, __ATOMIC_RELEASE);
 }
 
 void file_exporter_stop(void)

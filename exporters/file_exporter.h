@@ -9,7 +9,8 @@
  * batch with otlp_json_encode_spans() and appends the line with write(2).
  *
  * Threading: start and stop are called from the constructor and the
- * destructor (one thread); the exporter thread only reads what the hot
+ * destructor (one thread), after_fork_child from the atfork child
+ * handler; the exporter thread only reads what the hot
  * path published (rings, with their own acquire/release) and the config,
  * which is read-only by then.
  */
@@ -33,11 +34,31 @@
 bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_set *targets, const char *exe);
 
 /*
+ * Makes the targets a dlopen added known by name (their ids follow the
+ * ones known already, as in hotpath_add_targets). items must outlive the
+ * thread. Calls serialised by the caller; does nothing when no thread was
+ * started.
+ */
+void file_exporter_add_targets(const struct target *items, size_t n);
+
+/*
  * Asks the thread for a final drain and joins it, waiting at most
  * FILE_EXPORTER_STOP_TIMEOUT_MS; past that the thread is left behind and
- * exit goes on. Does nothing when no thread runs, or in a forked child
- * (the thread exists only in the parent).
+ * exit goes on. Does nothing when no thread runs, or in a process that
+ * did not start the running thread (a fork child whose exporter could
+ * not be restarted).
  */
 void file_exporter_stop(void);
+
+/*
+ * In a fork child (the pthread_atfork child handler: the forking thread,
+ * alone, signals blocked), when the parent's thread was running: resets
+ * the lock, condition variable and counters, which the parent's thread may
+ * have held mid-use, and starts the child's own thread, exporting under
+ * the child's process.pid to the same traces_file (the inherited
+ * descriptor). Returns true when the child's thread runs; on failure logs
+ * one "stdbtel:" warning and the child traces without a file.
+ */
+bool file_exporter_after_fork_child(void);
 
 #endif

@@ -1,20 +1,19 @@
 # SPDX-License-Identifier: MIT
-"""Prints 'tests: N passed, M failed' from meson's testlog.json, counting
-each Criterion test case (from its 'Synthesis' line) and each other test
-once. Exits 1 when the log is missing or counts no test at all."""
+"""Prints 'tests: N passed, M failed' over one or more meson testlog.json
+files (one per build the suite ran in), counting each Criterion test case
+(from its 'Synthesis' line) and each other test once. Exits 1 when a log is
+missing or the logs count no test at all."""
 import json
 import re
 import sys
 
 SYNTHESIS = re.compile(r"Synthesis: Tested: (\d+) \| Passing: (\d+) \| Failing: (\d+) \| Crashing: (\d+)")
 
-def main(path):
+def count(path):
+    """(passed, failed) in one testlog.json; raises OSError when unreadable."""
     passed = failed = 0
-    try:
-        lines = open(path, encoding="utf-8").read().splitlines()
-    except OSError as e:
-        print(f"stdbtel: no test log: {e}", file=sys.stderr)
-        return 1
+    with open(path, encoding="utf-8") as log:
+        lines = log.read().splitlines()
     for line in lines:
         entry = json.loads(line)
         output = (entry.get("stdout") or "") + (entry.get("stderr") or "")
@@ -29,7 +28,24 @@ def main(path):
         else:
             passed += ok
             failed += not ok
-    print(f"tests: {passed} passed, {failed} failed")
-    return 0 if passed + failed > 0 else 1
+    return passed, failed
 
-sys.exit(main(sys.argv[1]))
+def main(paths):
+    if not paths:
+        print("usage: test_summary.py TESTLOG.json...", file=sys.stderr)
+        return 2
+    passed = failed = 0
+    missing = False
+    for path in paths:
+        try:
+            p, f = count(path)
+        except OSError as e:
+            print(f"stdbtel: no test log: {e}", file=sys.stderr)
+            missing = True
+            continue
+        passed += p
+        failed += f
+    print(f"tests: {passed} passed, {failed} failed")
+    return 0 if passed + failed > 0 and not missing else 1
+
+sys.exit(main(sys.argv[1:]))

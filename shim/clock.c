@@ -335,6 +335,17 @@ void clock_recalibrate(void)
 	publish(&m);
 }
 
+void clock_after_fork_child(void)
+{
+	uint64_t seq = atomic_load_explicit(&map_seq, memory_order_relaxed);
+	if ((seq & 1) == 0)
+		return;
+	/* Release the dead writer's side, then overwrite the fields it may
+	 * have left half-written. */
+	atomic_store_explicit(&map_seq, seq + 1, memory_order_release);
+	clock_recalibrate();
+}
+
 uint64_t clock_ticks_to_ns(uint64_t ticks)
 {
 	struct mapping m = read_mapping();

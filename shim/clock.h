@@ -46,6 +46,14 @@ uint64_t clock_ticks_to_ns(uint64_t ticks);
 /* Exporter thread: refine the calibration (see above). */
 void clock_recalibrate(void);
 
+/*
+ * In a fork child, before any thread starts (the atfork child handler):
+ * repairs the mapping if the parent's exporter was publishing it at fork
+ * (its writer does not exist here, so its sequence would stay odd and
+ * every conversion in the child would spin).
+ */
+void clock_after_fork_child(void);
+
 /* ---- inline part: the hot path ---- */
 
 /* Set by clock_init(); read on every call. */

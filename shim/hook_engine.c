@@ -104,6 +104,7 @@ void stdbtel_hook_exit(struct hook_frame *f, const struct hook_ret_regs *ret);
 
 struct hook_thread {
 	struct hook_frame *frames; /* HOOK_MAX_DEPTH frames (FRAMES_SIZE), or NULL until mapped */
+	int *errno_loc;            /* this thread's errno, or NULL until the first entry */
 	uint32_t depth;
 	uint32_t guard;
 	struct hook_thread_stats stats;
@@ -198,6 +199,15 @@ static __attribute__((noinline, cold)) bool map_frames(struct hook_thread *t)
 	return false;
 }
 
+/* The thread's errno: its address is cached because from this object
+ * glibc's errno is a call (__errno_location) each time. */
+static inline int *thread_errno(struct hook_thread *t)
+{
+	if (__builtin_expect(t->errno_loc == NULL, 0))
+		t->errno_loc = &errno;
+	return t->errno_loc;
+}
+
 /* True when an entry may take frames[depth] (guard held); else counts why not. */
 static inline bool frame_available(struct hook_thread *t)
 {
@@ -255,7 +265,8 @@ __attribute__((used)) uintptr_t stdbtel_hook_enter(const struct hook_site *site,
 	}
 	t->guard = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	int saved_errno = errno;
+	int *errno_loc = thread_errno(t);
+	int saved_errno = *errno_loc;
 	if (t->depth > 0 && t->frames[t->depth - 1].call.sp <= sp)
 		reap_at_entry(t, sp);
 	hook_enter_fn en = __atomic_load_n(&enter_handler, __ATOMIC_ACQUIRE);
@@ -278,7 +289,7 @@ __attribute__((used)) uintptr_t stdbtel_hook_enter(const struct hook_site *site,
 			f = NULL;
 		}
 	}
-	errno = saved_errno;
+	*errno_loc = saved_errno;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	t->guard = 0;
 	if (f)
@@ -298,7 +309,8 @@ __attribute__((used)) void stdbtel_hook_exit(struct hook_frame *f, const struct 
 	uint32_t guard = t->guard;
 	t->guard = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	int saved_errno = errno;
+	int *errno_loc = thread_errno(t);
+	int saved_errno = *errno_loc;
 	hook_exit_fn ex = __atomic_load_n(&exit_handler, __ATOMIC_ACQUIRE);
 	while (t->depth > idx + 1) { /* frames F called that never returned */
 		report_unwound(t, &t->frames[t->depth - 1], ex, HOOK_ABANDONED);
@@ -309,9 +321,60 @@ __attribute__((used)) void stdbtel_hook_exit(struct hook_frame *f, const struct 
 		ex(&f->call, ret->rax, ret->rdx, HOOK_RETURNED);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	t->depth = idx;
-	errno = saved_errno;
+	*errno_loc = saved_errno;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	t->guard = guard;
+}
+
+/*
+ * For C wrappers (interpose.c): the frame push of stdbtel_hook_enter and
+ * the pop of stdbtel_hook_exit, without a stub. The frame's ra/rbx and
+ * trampoline are unused (no stub reads them, and no CFI points at them:
+ * the wrapper is an ordinary C frame to unwinders).
+ */
+__attribute__((used)) struct hook_call *hook_engine_call_begin(uint64_t id, uint64_t sp, const struct hook_regs *regs)
+{
+	struct hook_thread *t = &hook_tls;
+	if (t->guard) {
+		t->stats.reentries++;
+		return NULL;
+	}
+	t->guard = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	int saved_errno = errno;
+	if (t->depth > 0 && t->frames[t->depth - 1].call.sp <= sp)
+		reap_at_entry(t, sp);
+	hook_enter_fn en = __atomic_load_n(&enter_handler, __ATOMIC_ACQUIRE);
+	struct hook_frame *f = NULL;
+	if (!en || !frame_available(t)) {
+		/* untimed (counted by frame_available) */
+	} else {
+		f = &t->frames[t->depth];
+		f->ra = 0;
+		f->rbx = 0;
+		f->trampoline = 0;
+		f->call.id = id;
+		f->call.sp = sp;
+		f->call.return_address = 0;
+		f->call.depth = t->depth;
+		if (en(&f->call, regs)) {
+			__atomic_signal_fence(__ATOMIC_SEQ_CST);
+			t->depth++; /* published */
+		} else {
+			f = NULL;
+		}
+	}
+	errno = saved_errno;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	t->guard = 0;
+	return f != NULL ? &f->call : NULL;
+}
+
+__attribute__((used)) void hook_engine_call_end(struct hook_call *call, uint64_t rax)
+{
+	struct hook_frame *f = (struct hook_frame *)((char *)call - __builtin_offsetof(struct hook_frame, call));
+	struct hook_ret_regs ret = { .rax = rax };
+	stdbtel_hook_exit(f, &ret);
 }
 
 #pragma GCC pop_options
@@ -640,7 +703,8 @@ static bool already_installed(uintptr_t addr)
 	return false;
 }
 
-static bool install_one(const struct hook_request *r, struct hook_result *res)
+/* others_run: other threads may be executing thunks of this near page. */
+static bool install_one(const struct hook_request *r, struct hook_result *res, bool others_run)
 {
 	char *why = res->why;
 	if (already_installed(r->address)) {
@@ -673,7 +737,8 @@ static bool install_one(const struct hook_request *r, struct hook_result *res)
 	 * may be reached meanwhile (a hooked libc function that install
 	 * itself calls). */
 	if (mprotect((void *)page->base, page->size, PROT_READ | PROT_WRITE | PROT_EXEC) != 0 &&
-	    mprotect((void *)page->base, page->size, PROT_READ | PROT_WRITE) != 0) {
+	    ((others_run && page->used > 0) || mprotect((void *)page->base, page->size, PROT_READ | PROT_WRITE) != 0)) {
+		/* RW would fault a thread running one of the page's other thunks */
 		snprintf(why, HOOK_WHY_LEN, "mprotect of the near page failed: %s", strerror(errno));
 		return false;
 	}
@@ -701,6 +766,17 @@ static bool install_one(const struct hook_request *r, struct hook_result *res)
 	return true;
 }
 
+static int install_all(const struct hook_request *reqs, size_t n, struct hook_result *results, bool others_run)
+{
+	int ok = 0;
+	for (size_t i = 0; i < n; i++) {
+		results[i].why[0] = 0;
+		results[i].installed = install_one(&reqs[i], &results[i], others_run);
+		ok += results[i].installed;
+	}
+	return ok;
+}
+
 int hook_engine_install(const struct hook_request *reqs, size_t n, struct hook_result *results)
 {
 	int saved_errno = errno;
@@ -717,12 +793,15 @@ int hook_engine_install(const struct hook_request *reqs, size_t n, struct hook_r
 		errno = saved_errno;
 		return -1;
 	}
-	int ok = 0;
-	for (size_t i = 0; i < n; i++) {
-		results[i].why[0] = 0;
-		results[i].installed = install_one(&reqs[i], &results[i]);
-		ok += results[i].installed;
-	}
+	int ok = install_all(reqs, n, results, false);
+	errno = saved_errno;
+	return ok;
+}
+
+int hook_engine_install_fresh(const struct hook_request *reqs, size_t n, struct hook_result *results)
+{
+	int saved_errno = errno;
+	int ok = install_all(reqs, n, results, true);
 	errno = saved_errno;
 	return ok;
 }

@@ -126,6 +126,30 @@ struct hook_result {
  */
 int hook_engine_install(const struct hook_request *reqs, size_t n, struct hook_result *results);
 
+/*
+ * The same, for functions no thread can be running yet: those of an object
+ * that dlopen has just mapped, before dlopen returns to its caller (its
+ * constructors ran on this thread and have returned). Other threads may
+ * run elsewhere meanwhile. Calls must not overlap (the caller serialises
+ * them); not async-signal-safe. Returns the number installed.
+ */
+int hook_engine_install_fresh(const struct hook_request *reqs, size_t n, struct hook_result *results);
+
+/*
+ * For wrappers written in C (the interposed functions, interpose.c): one
+ * timed call on the same per-thread frame stack and handlers as a patched
+ * one, so the two kinds nest as parent and child. hook_engine_call_begin
+ * returns the call to hand to hook_engine_call_end after the wrapped
+ * function returned with rax, or NULL when the call runs untimed (inside a
+ * handler, stack full, no handler, or the enter handler declined). sp is
+ * the wrapper's caller's stack pointer at its call instruction; a wrapper
+ * left by unwinding or longjmp is reaped by it like a patched frame (as
+ * HOOK_ABANDONED). Hot path rules as for the stub: async-signal-safe, no
+ * locks, keeps errno.
+ */
+struct hook_call *hook_engine_call_begin(uint64_t id, uint64_t sp, const struct hook_regs *regs);
+void hook_engine_call_end(struct hook_call *call, uint64_t rax);
+
 /* Per-thread counters (the calling thread). */
 struct hook_thread_stats {
 	uint64_t overflows;     /* entries run untimed: frame stack full */

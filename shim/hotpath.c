@@ -76,7 +76,7 @@ struct hot_target {
 
 static struct {
 	struct hot_target *targets;
-	size_t ntargets;
+	size_t ntargets;          /* published with a release store: dlopen appends */
 	size_t nhooks;
 	size_t ring_capacity;
 	size_t state_size;
@@ -94,23 +94,36 @@ static __thread struct hotpath_thread *tls_state __attribute__((tls_model("initi
 static __thread bool tls_excluded __attribute__((tls_model("initial-exec")));
 static __thread bool tls_setup_failed __attribute__((tls_model("initial-exec")));
 
-int hotpath_init(const struct stdbtel_config *cfg, const struct target_set *targets, size_t ring_capacity)
+int hotpath_add_targets(const struct stdbtel_config *cfg, const struct target *items, size_t n)
 {
-	size_t n = targets->count;
-	struct hot_target *t = calloc(n ? n : 1, sizeof *t);
-	if (t == NULL)
+	size_t have = hp.ntargets;
+	if (hp.targets == NULL || n > TARGETS_MAX - have)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		const struct hook_config *h = &cfg->hooks[targets->items[i].hook_index];
-		t[i] = (struct hot_target){
-			.hook_index = (uint32_t)targets->items[i].hook_index,
+		const struct hook_config *h = &cfg->hooks[items[i].hook_index];
+		hp.targets[have + i] = (struct hot_target){
+			.hook_index = (uint32_t)items[i].hook_index,
 			.error_when = (uint8_t)h->error_when,
 			.error_type = (uint8_t)h->error_type,
 			.error_value = h->error_value,
 		};
 	}
-	hp.targets = t;
-	hp.ntargets = n;
+	/* Published before any patch makes the new ids reachable (x86-64
+	 * keeps store order, and the patch is written after this store). */
+	__atomic_store_n(&hp.ntargets, have + n, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int hotpath_init(const struct stdbtel_config *cfg, const struct target_set *targets, size_t ring_capacity)
+{
+	/* Room for every target the process may ever hook (dlopen adds more):
+	 * the hot path indexes this array without a lock, so it never moves. */
+	hp.targets = calloc(TARGETS_MAX, sizeof *hp.targets);
+	if (hp.targets == NULL)
+		return -1;
+	hp.ntargets = 0;
+	if (hotpath_add_targets(cfg, targets->items, targets->count) != 0)
+		return -1;
 	hp.nhooks = cfg->nhooks;
 	hp.ring_capacity = ring_capacity;
 	hp.state_size = sizeof(struct hotpath_thread) + cfg->nhooks * sizeof(struct hotpath_hook_stats);
@@ -139,6 +152,63 @@ int hotpath_init(const struct stdbtel_config *cfg, const struct target_set *targ
 void hotpath_exclude_this_thread(void)
 {
 	tls_excluded = true;
+}
+
+/*
+ * Fork child. The other threads' states are unlinked, not unmapped: those
+ * threads do not exist here and never produce again, and pages left
+ * untouched stay shared with the parent (resetting them would copy each
+ * thread's histograms into every child). Unmapping would also be unsafe
+ * if fork ran in a signal handler that interrupted this thread's
+ * thread_setup() between its publishing CAS and tls_state: the resumed
+ * setup would keep a pointer to the unmapped state. In that corner case
+ * the state stays mapped, off the list: its spans in this child are not
+ * exported, nothing worse.
+ *
+ * A hooked call live across fork (fork called inside a hooked function)
+ * returns twice, once in each process, and each return writes a span from
+ * the same stack entry. The parent's keeps the original ids. In the child
+ * each live sampled entry gets a new span id, so no id appears twice in
+ * traces_file: the outermost such span becomes a child of the original
+ * (the parent process's span of the same call), each deeper one a child
+ * of the copy below it, and calls the child makes inside them nest under
+ * the copies. A copy starts when the call started in the parent.
+ */
+size_t hotpath_after_fork_child(void)
+{
+	struct hotpath_thread *t = tls_state;
+	if (t == NULL) {
+		atomic_store_explicit(&hp.threads, NULL, memory_order_release);
+		return 0;
+	}
+	t->next = NULL;
+	atomic_store_explicit(&hp.threads, t, memory_order_release);
+	size_t discarded = ring_discard(&t->ring); /* the parent writes those records itself */
+	atomic_store_explicit(&t->calls, 0, memory_order_relaxed);
+	atomic_store_explicit(&t->errors, 0, memory_order_relaxed);
+	atomic_store_explicit(&t->sampled, 0, memory_order_relaxed);
+	for (size_t i = 0; i < hp.nhooks; i++) {
+		__atomic_store_n(&t->hooks[i].calls, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->hooks[i].errors, 0, __ATOMIC_RELAXED);
+		histogram_reset(&t->hooks[i].duration);
+	}
+	trace_ids_seed(&t->ids); /* else the child repeats the parent's ids */
+
+	/* The entries live now are stack[0, depth): the engine counts exactly
+	 * the entries whose enter returned true (hotpath.c's own invariant). */
+	struct hook_thread_stats hs;
+	hook_engine_thread_stats(&hs);
+	uint32_t live = hs.depth < HOOK_MAX_DEPTH ? hs.depth : HOOK_MAX_DEPTH;
+	for (uint32_t d = 0; d < live; d++) {
+		struct span_frame *f = &t->stack[d];
+		if (!f->sampled)
+			continue; /* children copy sampled, so deeper ones are unsampled too */
+		f->parent_id = d == 0 ? f->span_id : t->stack[d - 1].span_id;
+		uint8_t sid[8];
+		trace_ids_new_span_id(&t->ids, sid);
+		__builtin_memcpy(&f->span_id, sid, 8);
+	}
+	return discarded;
 }
 
 struct hotpath_thread *hotpath_threads(void)
@@ -177,6 +247,19 @@ void hotpath_totals(struct hotpath_totals *out)
 
 #pragma GCC push_options
 #pragma GCC target("general-regs-only")
+
+/*
+ * clock_now() as compiled here: GCC inlines no default-target function
+ * (clock.h's clock_now) into a general-regs-only one, and the out-of-line
+ * copy it calls instead costs a call and the registers saved around it,
+ * twice per hooked call. Same source choice as clock_now.
+ */
+static inline __attribute__((always_inline)) uint64_t hot_clock_now(void)
+{
+	if (__builtin_expect(clock_use_tsc, 1))
+		return __builtin_ia32_rdtsc();
+	return clock_monotonic_ns();
+}
 
 /* Lazy per-thread setup: async-signal-safe, at most once per thread. */
 static __attribute__((noinline)) struct hotpath_thread *thread_setup(void)
@@ -277,7 +360,7 @@ static inline bool sample_root(uint64_t now, uint64_t trace_lo_be)
 bool hotpath_enter(struct hook_call *call, const struct hook_regs *regs)
 {
 	(void)regs;
-	uint64_t now = clock_now();
+	uint64_t now = hot_clock_now();
 	struct hotpath_thread *t = tls_state;
 	if (__builtin_expect(t == NULL, 0)) {
 		if (tls_excluded)
@@ -287,7 +370,7 @@ bool hotpath_enter(struct hook_call *call, const struct hook_regs *regs)
 			return false;
 	}
 	uint32_t depth = call->depth;
-	if (call->id >= hp.ntargets || depth >= HOOK_MAX_DEPTH)
+	if (call->id >= __atomic_load_n(&hp.ntargets, __ATOMIC_RELAXED) || depth >= HOOK_MAX_DEPTH)
 		return false;
 	struct span_frame *f = &t->stack[depth];
 	if (depth == 0) {
@@ -346,9 +429,9 @@ void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_
 {
 	bool unwound = how != HOOK_RETURNED;
 	(void)rdx;
-	uint64_t end = clock_now();
+	uint64_t end = hot_clock_now();
 	struct hotpath_thread *t = tls_state;
-	if (__builtin_expect(t == NULL || call->id >= hp.ntargets || call->depth >= HOOK_MAX_DEPTH, 0))
+	if (__builtin_expect(t == NULL || call->id >= __atomic_load_n(&hp.ntargets, __ATOMIC_RELAXED) || call->depth >= HOOK_MAX_DEPTH, 0))
 		return;
 	const struct hot_target *ht = &hp.targets[call->id];
 	const struct span_frame *f = &t->stack[call->depth];

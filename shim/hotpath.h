@@ -59,12 +59,33 @@ struct hotpath_thread;
  */
 int hotpath_init(const struct stdbtel_config *cfg, const struct target_set *targets, size_t ring_capacity);
 
+/*
+ * Appends targets: their ids are the next ones after those already known
+ * (hotpath_init's count, then each call's). For the objects a dlopen
+ * maps; call before patching them, with calls serialised. Returns 0, or -1
+ * past TARGETS_MAX.
+ */
+int hotpath_add_targets(const struct stdbtel_config *cfg, const struct target *items, size_t n);
+
 /* The handlers for hook_engine_set_handlers(). */
 bool hotpath_enter(struct hook_call *call, const struct hook_regs *regs);
 void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_end end);
 
 /* Marks the calling thread as one whose calls are never timed (the exporter). */
 void hotpath_exclude_this_thread(void);
+
+/*
+ * In a fork child: makes the hot path's state the child's own. Call on the
+ * forking thread (the child's only thread) with signals blocked, before
+ * any other thread starts (the pthread_atfork child handler). Afterwards
+ * the thread list holds only the calling thread's state, its ring is
+ * empty, its counters and histograms are zero, its id generator is
+ * reseeded, and each sampled call live on its stack has a new span id
+ * (see hotpath.c). Async-signal-safe apart from that contract. Returns the
+ * number of records discarded from the calling thread's ring (records
+ * the parent had not exported yet, which it exports itself).
+ */
+size_t hotpath_after_fork_child(void);
 
 /* ---- for the exporter: the list of thread states (newest first) ---- */
 struct hotpath_thread *hotpath_threads(void);

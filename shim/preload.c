@@ -15,10 +15,15 @@
  * the config names a file. The destructor asks that thread for a last
  * drain and waits for it at most 2 s. Every failure leaves the functions
  * it concerns untouched and the program running as without the shim.
+ * Once anything is hooked, a pthread_atfork child handler makes a fork
+ * child's copy of that state its own (after_fork_child); a process not
+ * traced registers none, so its children stay inert too.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +35,7 @@
 #include "file_exporter.h"
 #include "hook_engine.h"
 #include "hotpath.h"
+#include "interpose.h"
 #include "loaded_objects.h"
 #include "log.h"
 #include "stdbtel_build.h"
@@ -46,7 +52,8 @@ static struct shim_state {
 	struct target_object *target_objects;
 	struct target_set targets;
 	char exe[256];               /* executable's basename (resource attribute) */
-	int hooked;                  /* functions patched */
+	int hooked;                  /* functions patched or interposed */
+	size_t next_id;              /* the id the next target gets (targets from dlopen follow) */
 } shim;
 
 /* Span records per thread ring: bounded so that many threads stay cheap. */
@@ -91,54 +98,191 @@ static bool executable_name(char *out, size_t outsz)
 	return true;
 }
 
-/*
- * Patches every resolved target and connects the hot path. Returns the
- * number of functions hooked (0 when nothing could be). Reports each
- * refusal: a warning (a debug note for an optional hook).
- */
-static int install_hooks(void)
+/* Span records per thread ring: see SHIM_RING_MAX. Sets up the clock and
+ * the hot path and points the hook engine at it; false when out of memory. */
+static bool start_hot_path(void)
 {
-	size_t n = shim.targets.count;
-	if (n == 0)
-		return 0;
 	clock_init(false);
 	size_t ring = shim.config.bsp_max_queue_size < SHIM_RING_MAX ? shim.config.bsp_max_queue_size : SHIM_RING_MAX;
 	if (hotpath_init(&shim.config, &shim.targets, ring) != 0) {
 		log_write(LOG_ERROR, "out of memory preparing the hot path; not tracing");
-		return 0;
+		return false;
 	}
+	shim.next_id = shim.targets.count;
+	hook_engine_set_handlers(hotpath_enter, hotpath_exit);
+	return true;
+}
+
+/* The C name a wrapper would answer to: the match key without a version. */
+static bool wants_interposition(const struct target *t, bool in_main, char *name, size_t namesz)
+{
+	const struct hook_config *h = &shim.config.hooks[t->hook_index];
+	snprintf(name, namesz, "%.*s", (int)strcspn(t->key, "@"), t->key);
+	switch (h->via) {
+	case HOOK_VIA_PATCH: return false;
+	case HOOK_VIA_INTERPOSE: return true;
+	default: return !in_main && interpose_has(name);
+	}
+}
+
+/*
+ * Hooks items[0..n), the targets with ids first_id.. (already known to
+ * the hot path): interposes each one a wrapper serves (wants_interposition)
+ * and patches the others (hook_engine_install, or _install_fresh for the
+ * objects a dlopen has just mapped). objects are the ones the items'
+ * object_index refers to. Reports each refusal once: a warning, or a debug
+ * note for an optional hook. Returns the number hooked.
+ */
+static int hook_targets(const struct target *items, size_t n, size_t first_id,
+                        const struct target_object *objects, bool fresh)
+{
+	if (n == 0)
+		return 0;
 	struct hook_request *reqs = calloc(n, sizeof *reqs);
 	struct hook_result *results = calloc(n, sizeof *results);
-	if (reqs == NULL || results == NULL) {
+	size_t *req_of = calloc(n, sizeof *req_of); /* item -> request, or SIZE_MAX when interposed */
+	if (reqs == NULL || results == NULL || req_of == NULL) {
 		free(reqs);
 		free(results);
-		log_write(LOG_ERROR, "out of memory preparing hooks; not tracing");
+		free(req_of);
+		log_write(LOG_ERROR, "out of memory preparing hooks; not tracing them");
 		return 0;
 	}
-	for (size_t i = 0; i < n; i++)
-		reqs[i] = (struct hook_request){
-			.address = shim.targets.items[i].address, .size = shim.targets.items[i].size, .id = i,
-		};
-	hook_engine_set_handlers(hotpath_enter, hotpath_exit);
-	int installed = hook_engine_install(reqs, n, results);
+	int hooked = 0;
+	size_t nreqs = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = &items[i];
+		const struct hook_config *h = &shim.config.hooks[t->hook_index];
+		char name[128], why[HOOK_WHY_LEN];
+		req_of[i] = SIZE_MAX;
+		if (!wants_interposition(t, objects[t->object_index].is_main, name, sizeof name)) {
+			req_of[i] = nreqs;
+			reqs[nreqs++] = (struct hook_request){ .address = t->address, .size = t->size, .id = first_id + i };
+		} else if (interpose_arm(name, first_id + i, why, sizeof why) == 0) {
+			hooked++;
+			log_write(LOG_DEBUG, "hooked %s: %s", t->key, why);
+		} else {
+			log_write(h->optional ? LOG_DEBUG : LOG_WARN, "cannot interpose %s: %s", t->key, why);
+		}
+	}
+	int installed = fresh ? hook_engine_install_fresh(reqs, nreqs, results)
+	                      : hook_engine_install(reqs, nreqs, results);
 	if (installed < 0) {
-		log_write(LOG_WARN, "cannot patch: %s; not tracing", results[0].why);
+		log_write(LOG_WARN, "cannot patch: %s; %zu functions not traced", results[0].why, nreqs);
 		installed = 0;
 	} else {
 		for (size_t i = 0; i < n; i++) {
-			const struct target *t = &shim.targets.items[i];
-			if (results[i].installed)
-				log_write(LOG_DEBUG, "hooked %s at 0x%lx: %s", t->key, (unsigned long)t->address,
-				          results[i].why);
+			if (req_of[i] == SIZE_MAX)
+				continue;
+			const struct target *t = &items[i];
+			const struct hook_result *r = &results[req_of[i]];
+			if (r->installed)
+				log_write(LOG_DEBUG, "hooked %s at 0x%lx: %s", t->key, (unsigned long)t->address, r->why);
 			else
 				log_write(shim.config.hooks[t->hook_index].optional ? LOG_DEBUG : LOG_WARN,
-				          "cannot hook %s at 0x%lx: %s", t->key, (unsigned long)t->address,
-				          results[i].why);
+				          "cannot hook %s at 0x%lx: %s", t->key, (unsigned long)t->address, r->why);
 		}
 	}
 	free(reqs);
 	free(results);
-	return installed;
+	free(req_of);
+	return hooked + installed;
+}
+
+/* True when some hook names objects by glob: only those can match what dlopen maps. */
+static bool any_hook_names_objects(void)
+{
+	for (size_t i = 0; i < shim.config.nhooks; i++)
+		if (shim.config.hooks[i].object != NULL)
+			return true;
+	return false;
+}
+
+static bool known_object(const struct loaded_object *o)
+{
+	for (size_t i = 0; i < shim.objects.count; i++)
+		if (shim.objects.items[i].bias == o->bias && strcmp(shim.objects.items[i].path, o->path) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The dlopen observer (interpose.h): on the thread that called dlopen,
+ * before dlopen returns. Resolves the hooks in the objects mapped since the
+ * last look, gives the new targets their ids (hot path first, then the
+ * exporter), and patches them: no thread can be running their code yet.
+ * Serialised by dlopen_lock, which nothing else takes. A library closed
+ * and opened again at the same address is not seen as new: its hooks are
+ * lost (dlclose is not interposed).
+ */
+static pthread_mutex_t dlopen_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void hook_new_objects(void)
+{
+	pthread_mutex_lock(&dlopen_lock);
+	struct loaded_objects now;
+	if (loaded_objects_snapshot(&now) != 0) {
+		pthread_mutex_unlock(&dlopen_lock);
+		return;
+	}
+	size_t nfresh = 0;
+	struct target_object *fresh = calloc(now.count ? now.count : 1, sizeof *fresh);
+	for (size_t i = 0; fresh != NULL && i < now.count; i++) {
+		const struct loaded_object *o = &now.items[i];
+		if (!o->is_main && !known_object(o))
+			fresh[nfresh++] = (struct target_object){ .path = o->path, .name = o->name, .bias = o->bias };
+	}
+	struct target_set set = { 0 };
+	if (nfresh > 0 && targets_resolve(&shim.config, fresh, nfresh, &set, report_target, NULL) != 0)
+		log_write(LOG_ERROR, "out of memory resolving symbols after dlopen");
+	target_objects_close(fresh, nfresh);
+	if (set.count > 0 && hotpath_add_targets(&shim.config, set.items, set.count) == 0) {
+		/* set.items stay allocated: the exporter names spans from their keys */
+		file_exporter_add_targets(set.items, set.count);
+		int hooked = hook_targets(set.items, set.count, shim.next_id, fresh, true);
+		shim.next_id += set.count;
+		shim.hooked += hooked;
+		log_write(LOG_INFO, "dlopen mapped %zu new object%s: %zu functions resolved, %d hooked", nfresh,
+		          nfresh == 1 ? "" : "s", set.count, hooked);
+	} else if (set.count > 0) {
+		log_write(LOG_WARN, "more than %d functions to hook; not hooking the %zu in objects just loaded",
+		          TARGETS_MAX, set.count);
+	}
+	free(fresh);
+	loaded_objects_free(&shim.objects);
+	shim.objects = now;
+	pthread_mutex_unlock(&dlopen_lock);
+}
+
+/*
+ * The pthread_atfork child handler, registered once the hot path runs.
+ * glibc calls it in the child, on the thread that called fork() (the
+ * child's only thread), before fork() returns there, after it has made
+ * malloc and its thread list usable again. Every other thread's state was
+ * copied mid-flight (the exporter may have held its lock or the clock's
+ * seqlock, the rings hold records the parent is about to write) and is
+ * made the child's own here, in dependency order: clock, hot path (rings
+ * emptied, metrics zeroed, ids reseeded), then the exporter's new thread.
+ * Signals stay blocked meanwhile, so a handler's hooked call on this
+ * thread cannot see half-reset state. vfork and posix_spawn run no
+ * atfork handlers: their child shares the parent's memory until exec,
+ * and there is nothing to do.
+ */
+static void after_fork_child(void)
+{
+	int saved_errno = errno;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* a thread of the parent may have held it: the child's is new */
+	pthread_mutex_init(&dlopen_lock, NULL);
+	clock_after_fork_child();
+	size_t discarded = hotpath_after_fork_child();
+	bool exporting = file_exporter_after_fork_child();
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	log_write(LOG_DEBUG, "fork child (pid %d): %zu records left to the parent to export; %s", (int)getpid(),
+	          discarded, exporting ? "exporting under this pid" : "no exporter");
+	errno = saved_errno;
 }
 
 static void resolve_hooks(const char *exe)
@@ -170,9 +314,18 @@ static void resolve_hooks(const char *exe)
 	}
 	shim.active = true;
 	/* Only traces_file can receive spans in this version: without it,
-	 * patching would cost the host time for nothing. */
-	shim.hooked = shim.config.traces_file != NULL ? install_hooks() : 0;
-	bool exporting = shim.hooked > 0 && file_exporter_start(&shim.config, &shim.targets, exe);
+	 * patching would cost the host time for nothing. A hook whose object
+	 * is not loaded yet may still be met by a dlopen. */
+	bool may_hook = shim.config.traces_file != NULL &&
+	                (shim.targets.count > 0 || (shim.targets.hooks_pending > 0 && any_hook_names_objects()));
+	if (may_hook && start_hot_path())
+		shim.hooked = hook_targets(shim.targets.items, shim.targets.count, 0, shim.target_objects, false);
+	bool exporting = (shim.hooked > 0 || (may_hook && shim.targets.hooks_pending > 0)) &&
+	                 file_exporter_start(&shim.config, &shim.targets, exe);
+	if (exporting && any_hook_names_objects())
+		interpose_set_dlopen_observer(hook_new_objects);
+	if ((shim.hooked > 0 || exporting) && pthread_atfork(NULL, NULL, after_fork_child) != 0)
+		log_write(LOG_WARN, "cannot register the fork handler; a fork child would export nothing");
 	log_write(LOG_INFO,
 	          "%s (pid %d): %zu of %zu hooks resolved to %zu functions, %d hooked, in %.2f ms (config %s); "
 	          "%s%s",

@@ -116,3 +116,15 @@ uint64_t ring_dropped(const struct ring *r)
 {
 	return atomic_load_explicit(&r->dropped, memory_order_relaxed);
 }
+
+size_t ring_discard(struct ring *r)
+{
+	/* No other side runs (contract): relaxed would do; release keeps the
+	 * usual pairing should a consumer start right after. */
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	atomic_store_explicit(&r->tail, head, memory_order_release);
+	r->cached_tail = head;
+	atomic_store_explicit(&r->dropped, 0, memory_order_relaxed);
+	return (size_t)(head - tail);
+}

@@ -69,4 +69,12 @@ size_t ring_consume(struct ring *r, struct span_record *out, size_t max);
 /* Records dropped so far (readable from any thread). */
 uint64_t ring_dropped(const struct ring *r);
 
+/*
+ * Empties the ring without reading it and zeroes its drop count; the slots
+ * stay allocated. For a fork child, whose copy of the ring holds records
+ * the parent writes itself: only while neither side can run concurrently
+ * (one thread, signals blocked). Returns the number of records discarded.
+ */
+size_t ring_discard(struct ring *r);
+
 #endif

@@ -43,6 +43,9 @@ struct target {
 	char *mangled;        /* the linker's name */
 };
 
+/* The most functions one process hooks, at start-up and through dlopen together. */
+#define TARGETS_MAX 16384
+
 struct target_set {
 	struct target *items;
 	size_t count;

@@ -464,7 +464,8 @@ size_t symbol_table_match(struct symbol_table *t, const char *pattern, enum matc
 	else
 		match_exact(t, pattern, mode, &set);
 
-	qsort_r(set.items, set.count, sizeof *set.items, compare_by_address, t);
+	if (set.count > 1) /* items is NULL when nothing matched; qsort_r's base must not be */
+		qsort_r(set.items, set.count, sizeof *set.items, compare_by_address, t);
 	size_t reported = 0;
 	for (size_t i = 0; i < set.count; i++) {
 		if (i > 0 && set.items[i] == set.items[i - 1])

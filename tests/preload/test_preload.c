@@ -17,16 +17,16 @@
 #include <unistd.h>
 
 #include "run.h"
+#include "spans.h"
 
 static struct run_result run_target_rounds(const char *target_env, const char *rounds, const char *config_path,
                                            bool preload, const char *extra_env)
 {
 	char *argv[] = { (char *)test_env_path(target_env), (char *)rounds, NULL };
-	char preload_var[4096], config_var[4096];
-	snprintf(preload_var, sizeof preload_var, "LD_PRELOAD=%s", test_env_path("STDBTEL_LIBRARY"));
+	char config_var[4096];
 	snprintf(config_var, sizeof config_var, "STDBTEL_CONFIG=%s", config_path ? config_path : "");
-	char *env[] = { preload ? preload_var : "-LD_PRELOAD", config_var, "C_TARGET_PRINT_ADDRESSES=1",
-		        "-STDBTEL_LOG", "-SPACETIMEDB_TELEMETRY_ENABLED", "-OTEL_SDK_DISABLED",
+	char *env[] = { preload ? (char *)test_preload_value() : "-LD_PRELOAD", config_var,
+		        "C_TARGET_PRINT_ADDRESSES=1", "-STDBTEL_LOG", "-SPACETIMEDB_TELEMETRY_ENABLED", "-OTEL_SDK_DISABLED",
 		        (char *)(extra_env ? extra_env : "-STDBTEL_UNUSED"), NULL };
 	struct run_result r;
 	cr_assert_eq(run_program(argv, env, &r), 0, "cannot start %s", argv[0]);
@@ -224,63 +224,6 @@ Test(preload, environment_enables_a_disabled_config)
 
 /* ---- spans in traces_file ---- */
 
-struct span_line {
-	char trace[33], span[17], parent[17];
-	char name[72];
-	int status;
-};
-
-/* Reads path through otlp_json_summary.py; returns the spans (count in *n). */
-static struct span_line *read_spans(const char *path, size_t *n)
-{
-	char *cmd = NULL;
-	cr_assert_geq(asprintf(&cmd, "python3 '%s/tests/support/otlp_json_summary.py' < '%s'",
-	                       test_env_path("STDBTEL_SOURCE_ROOT"), path), 0);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p, "cannot run %s", cmd);
-	size_t cap = 64, count = 0;
-	struct span_line *spans = calloc(cap, sizeof *spans);
-	char line[2048];
-	while (fgets(line, sizeof line, p) != NULL) {
-		if (strncmp(line, "span ", 5) != 0)
-			continue;
-		if (count == cap)
-			spans = realloc(spans, (cap *= 2) * sizeof *spans);
-		struct span_line *s = &spans[count];
-		char name[70];
-		cr_assert_eq(sscanf(line, "span %32s %16s %16s %69s", s->trace, s->span, s->parent, name), 4, "%s", line);
-		/* name is printed by Python's repr: 'db_insert' */
-		size_t len = strlen(name);
-		cr_assert(len >= 2 && name[0] == '\'' && name[len - 1] == '\'', "%s", line);
-		name[len - 1] = '\0';
-		snprintf(s->name, sizeof s->name, "%s", name + 1);
-		const char *st = strstr(line, "status=");
-		s->status = st ? atoi(st + 7) : -1;
-		count++;
-	}
-	int rc = pclose(p);
-	cr_assert_eq(rc, 0, "%s failed (the file is not valid OTLP/JSON lines)", cmd);
-	free(cmd);
-	*n = count;
-	return spans;
-}
-
-static size_t count_named(const struct span_line *spans, size_t n, const char *name)
-{
-	size_t c = 0;
-	for (size_t i = 0; i < n; i++)
-		c += strcmp(spans[i].name, name) == 0;
-	return c;
-}
-
-static const struct span_line *find_span(const struct span_line *spans, size_t n, const char *id)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(spans[i].span, id) == 0)
-			return &spans[i];
-	return NULL;
-}
-
 /*
  * c_target with `rounds` rounds: handle_round runs once per round and calls
  * db_insert and db_select once each; db_insert calls row_hash unless the
@@ -295,38 +238,6 @@ static size_t expected_row_hash_calls(unsigned rounds)
 			calls++;
 		}
 	return calls;
-}
-
-/*
- * A config that sends spans to a traces_file in a fresh temporary folder,
- * with every trace sampled; hooks is the [[hook]] part. Undone by
- * traces_setup_end(), which removes the folder, the file and the config.
- */
-struct traces_setup {
-	char dir[32];
-	char traces[64];
-	char *config;
-};
-
-static void traces_setup_begin(struct traces_setup *ts, const char *hooks)
-{
-	snprintf(ts->dir, sizeof ts->dir, "/tmp/stdbtel-traces-XXXXXX");
-	cr_assert_not_null(mkdtemp(ts->dir));
-	snprintf(ts->traces, sizeof ts->traces, "%s/traces.jsonl", ts->dir);
-	char *text = NULL;
-	cr_assert_geq(asprintf(&text,
-		"[telemetry]\nenabled = true\nservice_name = \"c-target\"\ntraces_file = \"%s\"\n"
-		"[telemetry.sampling]\ntraces_per_second = 100000\n%s", ts->traces, hooks), 0);
-	ts->config = write_temp_file(text, ".toml");
-	free(text);
-}
-
-static void traces_setup_end(struct traces_setup *ts)
-{
-	unlink(ts->traces);
-	rmdir(ts->dir);
-	unlink(ts->config);
-	free(ts->config);
 }
 
 static void check_traces(const char *target_env, bool hook_handle_round)

@@ -99,6 +99,18 @@ const char *test_env_path(const char *name)
 	return v;
 }
 
+const char *test_preload_value(void)
+{
+	static char value[8192];
+	const char *library = test_env_path("STDBTEL_LIBRARY");
+	const char *first = getenv("STDBTEL_PRELOAD_FIRST");
+	int n = first != NULL && first[0] != '\0'
+	                ? snprintf(value, sizeof value, "LD_PRELOAD=%s:%s", first, library)
+	                : snprintf(value, sizeof value, "LD_PRELOAD=%s", library);
+	cr_assert(n > 0 && (size_t)n < sizeof value, "LD_PRELOAD value too long");
+	return value;
+}
+
 size_t count_lines_containing(const char *text, const char *needle)
 {
 	size_t n = 0;

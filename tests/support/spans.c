@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spans.c: test support: traces_file configs and reading their spans
+ * (contract in spans.h).
+ */
+#define _GNU_SOURCE
+#include "spans.h"
+
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "run.h"
+
+struct span_line *read_spans(const char *path, size_t *n)
+{
+	char *cmd = NULL;
+	cr_assert_geq(asprintf(&cmd, "python3 '%s/tests/support/otlp_json_summary.py' < '%s'",
+	                       test_env_path("STDBTEL_SOURCE_ROOT"), path), 0);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p, "cannot run %s", cmd);
+	size_t cap = 64, count = 0;
+	struct span_line *spans = calloc(cap, sizeof *spans);
+	cr_assert_not_null(spans);
+	char line[2048];
+	while (fgets(line, sizeof line, p) != NULL) {
+		if (strncmp(line, "span ", 5) != 0)
+			continue;
+		if (count == cap) {
+			spans = realloc(spans, (cap *= 2) * sizeof *spans);
+			cr_assert_not_null(spans);
+		}
+		struct span_line *s = &spans[count];
+		char name[70];
+		int kind;
+		/* span TRACE SPAN PARENT 'name' KIND START END status=N [attrs] */
+		cr_assert_eq(sscanf(line, "span %32s %16s %16s %69s %d %" SCNu64 " %" SCNu64, s->trace, s->span,
+		                    s->parent, name, &kind, &s->start_ns, &s->end_ns), 7, "%s", line);
+		/* name is printed by Python's repr: 'db_insert' */
+		size_t len = strlen(name);
+		cr_assert(len >= 2 && name[0] == '\'' && name[len - 1] == '\'', "%s", line);
+		name[len - 1] = '\0';
+		snprintf(s->name, sizeof s->name, "%s", name + 1);
+		const char *st = strstr(line, "status=");
+		s->status = st ? atoi(st + 7) : -1;
+		count++;
+	}
+	int rc = pclose(p);
+	cr_assert_eq(rc, 0, "%s failed (the file is not valid OTLP/JSON lines)", cmd);
+	free(cmd);
+	*n = count;
+	return spans;
+}
+
+size_t count_named(const struct span_line *spans, size_t n, const char *name)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += strcmp(spans[i].name, name) == 0;
+	return c;
+}
+
+const struct span_line *find_span(const struct span_line *spans, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(spans[i].span, id) == 0)
+			return &spans[i];
+	return NULL;
+}
+
+void traces_setup_begin(struct traces_setup *ts, const char *hooks)
+{
+	snprintf(ts->dir, sizeof ts->dir, "/tmp/stdbtel-traces-XXXXXX");
+	cr_assert_not_null(mkdtemp(ts->dir));
+	snprintf(ts->traces, sizeof ts->traces, "%s/traces.jsonl", ts->dir);
+	char *text = NULL;
+	cr_assert_geq(asprintf(&text,
+		"[telemetry]\nenabled = true\nservice_name = \"c-target\"\ntraces_file = \"%s\"\n"
+		"[telemetry.sampling]\ntraces_per_second = 100000\n%s", ts->traces, hooks), 0);
+	ts->config = write_temp_file(text, ".toml");
+	free(text);
+}
+
+void traces_setup_end(struct traces_setup *ts)
+{
+	unlink(ts->traces);
+	rmdir(ts->dir);
+	unlink(ts->config);
+	free(ts->config);
+}
