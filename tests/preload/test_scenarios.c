@@ -60,7 +60,7 @@ static size_t span_index(const struct scenario *sc, const char *id)
 	return SIZE_MAX;
 }
 
-/* Runs target (an env var naming it) with args, without and with the shim. */
+/* Runs target (an env var naming it) with args: under the shim with config, or without it (NULL). */
 static struct run_result run_once(const char *target_env, const char *const args[], const char *config)
 {
 	char *argv[16];
@@ -69,10 +69,9 @@ static struct run_result run_once(const char *target_env, const char *const args
 	for (size_t i = 0; args[i] != NULL && argc < 15; i++)
 		argv[argc++] = (char *)args[i];
 	argv[argc] = NULL;
-	char preload_var[4096], config_var[4096];
-	snprintf(preload_var, sizeof preload_var, "LD_PRELOAD=%s", test_env_path("STDBTEL_LIBRARY"));
+	char config_var[4096];
 	snprintf(config_var, sizeof config_var, "STDBTEL_CONFIG=%s", config ? config : "");
-	char *env[] = { config ? preload_var : "-LD_PRELOAD", config_var, "-STDBTEL_LOG",
+	char *env[] = { config ? (char *)test_preload_value() : "-LD_PRELOAD", config_var, "-STDBTEL_LOG",
 		        "-SPACETIMEDB_TELEMETRY_ENABLED", "-OTEL_SDK_DISABLED", "-OTEL_TRACES_SAMPLER",
 		        "-OTEL_BSP_MAX_QUEUE_SIZE", "-RUST_BACKTRACE", NULL };
 	struct run_result r;
