@@ -552,8 +552,9 @@ Test(elf_self, code_bytes_in_the_file_are_the_running_code)
 	const struct elf_symbol *data = find_symbol(&ef, "elf_test_data_object");
 	cr_assert_not_null(data);
 	cr_assert_not(elf_code_at(&ef, data->value, data->size, &code), "data is not code");
+	uint64_t fn_value = fn->value; /* fn points into ef's symbols, freed by elf_close */
 	elf_close(&ef);
-	cr_assert_not(elf_code_at(&ef, fn->value, 1, &code), "a closed file has no code");
+	cr_assert_not(elf_code_at(&ef, fn_value, 1, &code), "a closed file has no code");
 }
 
 Test(elf_self, elf_open_and_elf_open_mem_agree)
