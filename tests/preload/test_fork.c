@@ -22,7 +22,8 @@
 /* What one fork_target run is asked to do (its usage line). */
 struct fork_plan {
 	unsigned parent_before, child, parent_after, grandchild;
-	bool in_hook; /* fork inside the hooked fork_in_hook() */
+	bool in_hook;         /* fork inside the hooked fork_in_hook() */
+	unsigned worker;      /* calls by a second parent thread, ended before the fork */
 };
 
 static const char hooks[] = "[[hook]]\nsymbol = \"work\"\n[[hook]]\nsymbol = \"fork_in_hook\"\n";
@@ -30,12 +31,12 @@ static const char hooks[] = "[[hook]]\nsymbol = \"work\"\n[[hook]]\nsymbol = \"f
 /* Runs fork_target for plan; with preload, under the shim with config and STDBTEL_LOG=debug. */
 static struct run_result run_fork_target(const struct fork_plan *plan, const char *config, bool preload)
 {
-	char args[4][16];
-	unsigned values[4] = { plan->parent_before, plan->child, plan->parent_after, plan->grandchild };
-	for (int i = 0; i < 4; i++)
+	char args[5][16];
+	unsigned values[5] = { plan->parent_before, plan->child, plan->parent_after, plan->grandchild, plan->worker };
+	for (int i = 0; i < 5; i++)
 		snprintf(args[i], sizeof args[i], "%u", values[i]);
 	char *argv[] = { (char *)test_env_path("STDBTEL_TARGET_FORK"), args[0], args[1], args[2], args[3],
-		         plan->in_hook ? "hook" : "main", NULL };
+		         plan->in_hook ? "hook" : "main", args[4], NULL };
 	char config_var[4096];
 	snprintf(config_var, sizeof config_var, "STDBTEL_CONFIG=%s", config ? config : "");
 	char *env[] = { preload ? (char *)test_preload_value() : "-LD_PRELOAD", config_var,
@@ -182,7 +183,8 @@ static void check_fork(const struct fork_plan *plan)
 	if (grandchild != 0)
 		cr_assert_eq(calls[k++], plan->grandchild, "grandchild's calls timed");
 	cr_assert_eq(calls[k++], plan->child + in_hook, "child's calls timed");
-	cr_assert_eq(calls[k++], plan->parent_before + plan->parent_after + in_hook, "parent's calls timed");
+	cr_assert_eq(calls[k++], plan->worker + plan->parent_before + plan->parent_after + in_hook,
+	             "parent's calls timed");
 
 	struct stat st;
 	cr_assert_eq(stat(ts.traces, &st), 0, "no traces_file; stderr:\n%s", shim.err);
@@ -195,11 +197,12 @@ static void check_fork(const struct fork_plan *plan)
 	/* One work span per call, in the process that made it; with MODE hook,
 	 * fork_in_hook returned once in the parent and once in the child (the
 	 * grandchild exits inside it). */
-	cr_assert_eq(count_in(&rs, parent, "work"), plan->parent_before + plan->parent_after, "parent's work spans");
+	cr_assert_eq(count_in(&rs, parent, "work"), plan->worker + plan->parent_before + plan->parent_after,
+	             "parent's work spans");
 	cr_assert_eq(count_in(&rs, child, "work"), plan->child, "child's work spans");
 	cr_assert_eq(count_in(&rs, parent, "fork_in_hook"), in_hook);
 	cr_assert_eq(count_in(&rs, child, "fork_in_hook"), in_hook);
-	size_t want = plan->parent_before + plan->parent_after + plan->child + 2 * in_hook;
+	size_t want = plan->worker + plan->parent_before + plan->parent_after + plan->child + 2 * in_hook;
 	if (plan->grandchild > 0) {
 		cr_assert_eq(count_in(&rs, grandchild, "work"), plan->grandchild, "grandchild's work spans");
 		cr_assert_eq(count_in(&rs, grandchild, "fork_in_hook"), 0);
@@ -253,6 +256,13 @@ Test(fork, child_exports_its_own_spans_and_nothing_twice)
 Test(fork, grandchild_exports_its_own_spans_too)
 {
 	check_fork(&(struct fork_plan){ .parent_before = 5, .child = 7, .parent_after = 3, .grandchild = 11 });
+}
+
+/* The worker thread's ring still holds its records at fork; the child
+ * does not have that thread and must neither export nor count them. */
+Test(fork, another_threads_records_stay_with_the_parent)
+{
+	check_fork(&(struct fork_plan){ .parent_before = 2, .child = 5, .parent_after = 3, .worker = 8 });
 }
 
 Test(fork, call_live_across_fork_returns_in_both_processes)

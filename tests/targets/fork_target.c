@@ -3,8 +3,10 @@
  * fork_target.c: a program that forks while calling a hooked function, for
  * the fork tests (tests/preload/test_fork.c).
  *
- * Usage: fork_target P C Q G MODE
- *   The parent calls work() P times and forks at once (well inside the
+ * Usage: fork_target P C Q G MODE [W]
+ *   With W > 0, a second thread of the parent first calls work() W times
+ *   and ends, leaving its records in its ring. The parent's main thread
+ *   calls work() P times and forks at once (well inside the
  *   exporter's first interval, so its records are still in the rings).
  *   The child calls work() C times; when G > 0 it then forks a grandchild
  *   that calls work() G times and exits, and waits for it. The parent
@@ -18,6 +20,7 @@
  * whose. Every process exits through exit(): with status 0 when it and its
  * descendants did what they were asked, 1 otherwise.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +44,11 @@ static uint64_t call_work(unsigned times)
 	for (unsigned i = 0; i < times; i++)
 		sum += work(i);
 	return sum;
+}
+
+static void *worker(void *times)
+{
+	return (void *)(uintptr_t)call_work((unsigned)(uintptr_t)times);
 }
 
 /* Waits for pid; true when it exited with status 0. */
@@ -94,16 +102,28 @@ __attribute__((noipa)) static pid_t fork_in_hook(unsigned c, unsigned g, int *ch
 
 int main(int argc, char **argv)
 {
-	if (argc != 6 || (strcmp(argv[5], "main") != 0 && strcmp(argv[5], "hook") != 0)) {
-		fprintf(stderr, "usage: fork_target P C Q G main|hook\n");
+	if ((argc != 6 && argc != 7) || (strcmp(argv[5], "main") != 0 && strcmp(argv[5], "hook") != 0)) {
+		fprintf(stderr, "usage: fork_target P C Q G main|hook [W]\n");
 		return 2;
 	}
 	unsigned p = (unsigned)strtoul(argv[1], NULL, 10), c = (unsigned)strtoul(argv[2], NULL, 10);
 	unsigned q = (unsigned)strtoul(argv[3], NULL, 10), g = (unsigned)strtoul(argv[4], NULL, 10);
 	bool in_hook = strcmp(argv[5], "hook") == 0;
+	unsigned w = argc == 7 ? (unsigned)strtoul(argv[6], NULL, 10) : 0;
 
 	say_pid("parent");
-	uint64_t sum = call_work(p);
+	uint64_t sum = 0;
+	if (w > 0) {
+		pthread_t thread;
+		void *worker_sum;
+		if (pthread_create(&thread, NULL, worker, (void *)(uintptr_t)w) != 0 ||
+		    pthread_join(thread, &worker_sum) != 0) {
+			fprintf(stderr, "fork_target: cannot run the worker thread\n");
+			return 1;
+		}
+		sum += (uint64_t)(uintptr_t)worker_sum;
+	}
+	sum += call_work(p);
 	int child_status = 1;
 	pid_t pid = in_hook ? fork_in_hook(c, g, &child_status) : fork_and_run_child(c, g, &child_status);
 	if (pid == 0)
@@ -114,6 +134,6 @@ int main(int argc, char **argv)
 	}
 	bool ok = exited_cleanly(pid);
 	sum += call_work(q);
-	printf("fork_target: parent %u calls, sum %llu%s\n", p + q, (unsigned long long)sum, ok ? "" : ", child failed");
+	printf("fork_target: parent %u calls, sum %llu%s\n", w + p + q, (unsigned long long)sum, ok ? "" : ", child failed");
 	exit(ok ? 0 : 1);
 }
