@@ -256,8 +256,11 @@ void hotpath_totals(struct hotpath_totals *out)
  */
 static inline __attribute__((always_inline)) uint64_t hot_clock_now(void)
 {
-	if (__builtin_expect(clock_use_tsc, 1))
-		return __builtin_ia32_rdtsc();
+	if (__builtin_expect(clock_use_tsc, 1)) {
+		uint32_t lo, hi;
+		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); /* volatile: not moved nor dropped */
+		return ((uint64_t)hi << 32) | lo;
+	}
 	return clock_monotonic_ns();
 }
 

@@ -69,10 +69,12 @@ static struct run_result run_unchanged(const char *target_env, const char *confi
 	unlink(config);
 	free(config);
 	cr_assert_eq(plain.status, 0, "the target itself failed: %s", plain.err);
-	cr_assert(same_output_but_addresses(shim.out, plain.out), "stdout changed under the shim:\n%s\nwithout:\n%s",
-	          shim.out, plain.out);
+	/* stderr too: a sanitizer report there explains a lost stdout */
+	cr_assert(same_output_but_addresses(shim.out, plain.out),
+	          "stdout changed under the shim (status %d):\n%s\nwithout:\n%s\nstderr under the shim:\n%s",
+	          shim.status, shim.out, plain.out, shim.err);
 	cr_assert_gt(strlen(plain.out), 0, "the target printed nothing");
-	cr_assert_eq(shim.status, plain.status, "exit status changed under the shim");
+	cr_assert_eq(shim.status, plain.status, "exit status changed under the shim; stderr:\n%s", shim.err);
 	run_result_free(&plain);
 	return shim;
 }

@@ -208,10 +208,10 @@ static HOOKED long thread_step(long tid, long i)
 /* Global: the root of each thread's trace. */
 HOOKED long thread_run(long tid, long n)
 {
-	long acc = 0;
+	unsigned long acc = 0; /* wraps: signed overflow would be undefined (UBSan) */
 	for (long i = 0; i < n; i++)
-		acc = acc * 3 + thread_step(tid, opaque(i));
-	return acc;
+		acc = acc * 3 + (unsigned long)thread_step(tid, opaque(i));
+	return (long)acc;
 }
 
 static void *thread_main(void *arg)
