@@ -21,8 +21,9 @@
  *  - fork: the child has no exporter thread, only copies of its state.
  *    file_exporter_after_fork_child() (from the atfork child handler in
  *    preload.c) starts the child's own, under the child's pid, appending
- *    through the inherited descriptor; the parent's thread's buffers in
- *    the child are unreachable and stay behind (a one-off leak per child).
+ *    through the inherited descriptor. The parent's thread's buffers stay
+ *    behind in the child, untouched (fx.work.inherited): a one-off cost
+ *    per child, in pages still shared with the parent.
  */
 #define _GNU_SOURCE
 #include "file_exporter.h"
@@ -40,7 +41,21 @@
 #include "hotpath.h"
 #include "log.h"
 #include "otlp_json.h"
+#include "symbolizer.h"
 #include "stdbtel_build.h"
+
+/*
+ * What an exporter thread allocates for itself, kept in fx rather than on
+ * its stack so that it stays reachable in a fork child, which inherits it
+ * from a thread it does not have (file_exporter_after_fork_child).
+ */
+struct exporter_work {
+	size_t max;                /* records per batch */
+	struct span_record *batch;
+	struct symbolizer *symbols;
+	struct json_buf buf;
+	struct exporter_work *inherited; /* the fork ancestors' threads', never used again */
+};
 
 static struct {
 	const struct stdbtel_config *cfg;
@@ -57,6 +72,7 @@ static struct {
 	bool stop;
 	bool stopped;           /* set by the thread when its final drain is done */
 	uint64_t lines, spans, write_errors;
+	struct exporter_work work; /* the running thread's: set by start_thread, then only that thread touches it */
 } fx = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /*
@@ -82,30 +98,56 @@ static bool write_all(int fd, const char *buf, size_t len)
 	return true;
 }
 
-/* Drains every ring once; returns the number of spans written. */
-static size_t drain(struct span_record *batch, size_t max, struct json_buf *buf)
+/* Writes batch[0..n) as one line; returns the number of spans written. */
+static size_t write_batch(const struct span_record *batch, size_t n, struct json_buf *buf,
+                          const struct otlp_stack_formatter *stacks)
+{
+	buf->len = 0;
+	long w = otlp_json_encode_spans(buf, &fx.resource, STDBTEL_VERSION, fx.cfg, fx.targets,
+	                                __atomic_load_n(&fx.ntargets, __ATOMIC_ACQUIRE), batch, n,
+	                                clock_ticks_to_unix_ns, stacks);
+	if (w < 0 || buf->failed) {
+		json_buf_free(buf);
+		*buf = (struct json_buf){ 0 };
+		return 0; /* out of memory: this batch is lost */
+	}
+	if (w > 0 && !write_all(fx.fd, buf->data, buf->len)) {
+		if (fx.write_errors++ == 0)
+			log_write(LOG_WARN, "cannot write to %s: %s; spans are lost", fx.cfg->traces_file, strerror(errno));
+		return 0;
+	}
+	fx.lines++;
+	return (size_t)w;
+}
+
+/*
+ * Drains every ring once; returns the number of spans written. max >= 2.
+ * A span's stack record and the span are published together, but a batch
+ * may end between them: the stack then waits for the next batch.
+ */
+static size_t drain(struct span_record *batch, size_t max, struct json_buf *buf,
+                    const struct otlp_stack_formatter *stacks)
 {
 	size_t total = 0;
 	for (struct hotpath_thread *t = hotpath_threads(); t != NULL; t = hotpath_thread_next(t)) {
-		size_t n;
-		while ((n = ring_consume(hotpath_thread_ring(t), batch, max)) > 0) {
-			buf->len = 0;
-			long w = otlp_json_encode_spans(buf, &fx.resource, STDBTEL_VERSION, fx.cfg, fx.targets,
-			                                __atomic_load_n(&fx.ntargets, __ATOMIC_ACQUIRE), batch, n,
-			                                clock_ticks_to_unix_ns);
-			if (w < 0 || buf->failed) {
-				json_buf_free(buf);
-				*buf = (struct json_buf){ 0 };
-				continue; /* out of memory: this batch is lost */
+		struct span_record pending;
+		bool have_pending = false;
+		for (;;) {
+			size_t off = 0;
+			if (have_pending) {
+				batch[0] = pending;
+				off = 1;
+				have_pending = false;
 			}
-			if (w > 0 && !write_all(fx.fd, buf->data, buf->len)) {
-				if (fx.write_errors++ == 0)
-					log_write(LOG_WARN, "cannot write to %s: %s; spans are lost", fx.cfg->traces_file,
-					          strerror(errno));
-				continue;
+			size_t got = ring_consume(hotpath_thread_ring(t), batch + off, max - off);
+			if (got == 0)
+				break; /* a lone stack left (its span cannot follow): nothing to write */
+			size_t n = off + got;
+			if (n > 1 && (batch[n - 1].flags & SPAN_STACK)) {
+				pending = batch[--n];
+				have_pending = true;
 			}
-			fx.lines++;
-			total += (size_t)w;
+			total += write_batch(batch, n, buf, stacks);
 		}
 	}
 	fx.spans += total;
@@ -116,9 +158,11 @@ static void *exporter_main(void *arg)
 {
 	(void)arg;
 	hotpath_exclude_this_thread();
-	size_t max = fx.cfg->bsp_max_export_batch_size ? fx.cfg->bsp_max_export_batch_size : 512;
-	struct span_record *batch = malloc(max * sizeof *batch);
-	struct json_buf buf = { 0 };
+	struct exporter_work *w = &fx.work; /* allocated by start_thread */
+	size_t max = w->max;
+	struct span_record *batch = w->batch;
+	struct symbolizer *symbols = w->symbols;
+	struct otlp_stack_formatter stacks = { symbolizer_format_stack, symbols };
 	pthread_mutex_lock(&fx.lock);
 	for (;;) {
 		bool stop = fx.stop;
@@ -134,7 +178,7 @@ static void *exporter_main(void *arg)
 		}
 		pthread_mutex_unlock(&fx.lock);
 		if (batch != NULL)
-			drain(batch, max, &buf);
+			drain(batch, max, &w->buf, symbols != NULL ? &stacks : NULL);
 		clock_recalibrate();
 		pthread_mutex_lock(&fx.lock);
 		if (stop)
@@ -142,8 +186,10 @@ static void *exporter_main(void *arg)
 	}
 	fx.stopped = true;
 	pthread_mutex_unlock(&fx.lock);
-	json_buf_free(&buf);
+	json_buf_free(&w->buf);
 	free(batch);
+	symbolizer_free(symbols);
+	*w = (struct exporter_work){ .inherited = w->inherited };
 	return NULL;
 }
 
@@ -166,13 +212,29 @@ static int start_thread(void)
 	pthread_cond_init(&fx.cond, &ca);
 	pthread_condattr_destroy(&ca);
 
+	/* The thread's buffers are allocated here, not by the thread, so
+	 * that a fork cannot catch them held only in its registers. */
+	struct exporter_work *w = &fx.work;
+	w->max = fx.cfg->bsp_max_export_batch_size ? fx.cfg->bsp_max_export_batch_size : 512;
+	if (w->max < 2)
+		w->max = 2; /* a stack and its span */
+	w->batch = malloc(w->max * sizeof *w->batch);
+	/* error spans' code.stacktrace; tables are opened only when one comes */
+	w->symbols = symbolizer_new();
+	w->buf = (struct json_buf){ 0 };
+
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int rc = pthread_create(&fx.thread, NULL, exporter_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc == 0)
+	if (rc == 0) {
 		pthread_setname_np(fx.thread, "stdbtel-export");
+	} else {
+		free(w->batch);
+		symbolizer_free(w->symbols);
+		*w = (struct exporter_work){ .inherited = w->inherited };
+	}
 	return rc;
 }
 
@@ -243,6 +305,13 @@ bool file_exporter_after_fork_child(void)
 	 * both are made anew (start_thread makes the condition variable). */
 	pthread_mutex_init(&fx.lock, NULL);
 	fx.lines = fx.spans = fx.write_errors = 0;
+	/* The parent's thread may have been using its buffers at fork (a
+	 * json_buf mid-growth), so they are neither reused nor freed: they
+	 * stay, reachable, in a list the new thread never reads. */
+	struct exporter_work *inherited = malloc(sizeof *inherited);
+	if (inherited != NULL)
+		*inherited = fx.work;
+	fx.work = (struct exporter_work){ .inherited = inherited };
 	int rc = start_thread();
 	if (rc != 0) {
 		log_write(LOG_WARN, "cannot start the exporter thread in fork child %d: %s; tracing without a file",

@@ -251,8 +251,12 @@ static void put_capture(struct json_buf *b, bool *first, const struct hook_captu
 
 /* ---- spans ----------------------------------------------------------------- */
 
+/* code.stacktrace text per span at most: the frames of a span_stack, symbolised */
+#define STACK_TEXT_MAX 4096
+
 static void put_span(struct json_buf *b, const struct stdbtel_config *cfg, const struct otlp_target *target,
-                     const struct span_record *rec, uint64_t (*to_unix_ns)(uint64_t))
+                     const struct span_record *rec, uint64_t (*to_unix_ns)(uint64_t),
+                     const struct span_stack *stack, const struct otlp_stack_formatter *stacks)
 {
 	const struct hook_config *hook = &cfg->hooks[target->hook_index];
 	put(b, "{\"traceId\":");
@@ -278,6 +282,12 @@ static void put_span(struct json_buf *b, const struct stdbtel_config *cfg, const
 	for (size_t i = 0; i < ncaptures && i < hook->ncaptures; i++)
 		if (hook->captures[i].attribute != NULL)
 			put_capture(b, &first, &hook->captures[i], rec, rec->captures[i]);
+	if (stack != NULL && stacks != NULL && stack->nframes > 0) {
+		char text[STACK_TEXT_MAX];
+		size_t len = stacks->format(stack, text, sizeof text, stacks->ctx);
+		if (len > 0)
+			attribute_string(b, &first, "code.stacktrace", text, len < sizeof text ? len : sizeof text - 1);
+	}
 	put(b, "]");
 
 	if (rec->flags & (SPAN_ERROR | SPAN_UNWOUND)) {
@@ -315,7 +325,8 @@ static void put_resource(struct json_buf *b, const struct otlp_resource *r, cons
 long otlp_json_encode_spans(struct json_buf *out, const struct otlp_resource *resource,
                             const char *sdk_version, const struct stdbtel_config *cfg,
                             const struct otlp_target *targets, size_t ntargets,
-                            const struct span_record *spans, size_t n, uint64_t (*to_unix_ns)(uint64_t ticks))
+                            const struct span_record *spans, size_t n, uint64_t (*to_unix_ns)(uint64_t ticks),
+                            const struct otlp_stack_formatter *stacks)
 {
 	long written = 0;
 	put(out, "{\"resourceSpans\":[");
@@ -325,11 +336,16 @@ long otlp_json_encode_spans(struct json_buf *out, const struct otlp_resource *re
 	put(out, "},\"spans\":[");
 	for (size_t i = 0; i < n; i++) {
 		const struct span_record *rec = &spans[i];
+		if (rec->flags & SPAN_STACK)
+			continue; /* read with the span after it */
 		if (rec->target_index >= ntargets || targets[rec->target_index].hook_index >= cfg->nhooks)
 			continue;
+		const struct span_stack *stack = NULL;
+		if (i > 0 && (spans[i - 1].flags & SPAN_STACK) && memcmp(spans[i - 1].span_id, rec->span_id, 8) == 0)
+			stack = (const struct span_stack *)&spans[i - 1];
 		if (written > 0)
 			put(out, ",");
-		put_span(out, cfg, &targets[rec->target_index], rec, to_unix_ns);
+		put_span(out, cfg, &targets[rec->target_index], rec, to_unix_ns, stack, stacks);
 		written++;
 	}
 	put(out, "]}]}]}\n");

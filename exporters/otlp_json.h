@@ -48,6 +48,12 @@ struct otlp_target {
 	size_t hook_index;
 };
 
+/* Turns a captured stack into code.stacktrace text (the exporter's symbolizer). */
+struct otlp_stack_formatter {
+	size_t (*format)(const struct span_stack *stack, char *out, size_t outsz, void *ctx);
+	void *ctx;
+};
+
 /*
  * Appends one line: {"resourceSpans":[...]} holding spans[0..n) under one
  * resource and one scope ("stdbtel", version), then '\n'. Each span takes
@@ -55,12 +61,15 @@ struct otlp_target {
  * cfg->hooks[target's hook], code.function.name from its target, times
  * from to_unix_ns(ticks), and status ERROR (code 2) when SPAN_ERROR or
  * SPAN_UNWOUND is set. A record whose target_index is out of range is
- * skipped. Returns the number of spans written, or -1 when memory ran out
+ * skipped. A SPAN_STACK record is not a span: it gives the record right
+ * after it, when that one has its span id, a code.stacktrace attribute
+ * written by stacks->format (stacks NULL: stack records are skipped). Returns the number of spans written, or -1 when memory ran out
  * (out->failed is then set and the line is incomplete: discard it).
  */
 long otlp_json_encode_spans(struct json_buf *out, const struct otlp_resource *resource,
                             const char *sdk_version, const struct stdbtel_config *cfg,
                             const struct otlp_target *targets, size_t ntargets,
-                            const struct span_record *spans, size_t n, uint64_t (*to_unix_ns)(uint64_t ticks));
+                            const struct span_record *spans, size_t n, uint64_t (*to_unix_ns)(uint64_t ticks),
+                            const struct otlp_stack_formatter *stacks);
 
 #endif

@@ -379,6 +379,16 @@ __attribute__((used)) void hook_engine_call_end(struct hook_call *call, uint64_t
 
 #pragma GCC pop_options
 
+bool hook_engine_stub_frame(uint64_t ip, uint64_t rbx, uint64_t *caller_ip, uint64_t *caller_rbx)
+{
+	if (ip != (uintptr_t)stdbtel_hook_stub_return || rbx == 0)
+		return false;
+	const struct hook_frame *f = (const struct hook_frame *)(uintptr_t)rbx;
+	*caller_ip = f->ra;
+	*caller_rbx = f->rbx;
+	return true;
+}
+
 /*
  * The stub's personality routine (see stub_x86_64.S): in the cleanup phase
  * of an exception, panic or forced unwind leaving the call-through window,

@@ -150,6 +150,16 @@ int hook_engine_install_fresh(const struct hook_request *reqs, size_t n, struct 
 struct hook_call *hook_engine_call_begin(uint64_t id, uint64_t sp, const struct hook_regs *regs);
 void hook_engine_call_end(struct hook_call *call, uint64_t rax);
 
+/*
+ * For stack walkers that take the caller's stack pointer to be the CFA
+ * (libunwind does; libgcc and gdb follow the stub's CFI exactly): when ip
+ * is the stub's call-through return address, the frame is a hooked call's
+ * stub, rbx (as unwound for that frame) points at its thread-local frame,
+ * and this gives the caller's return address and rbx; the caller's rsp is
+ * the stub frame's own rsp. Returns false for any other ip.
+ */
+bool hook_engine_stub_frame(uint64_t ip, uint64_t rbx, uint64_t *caller_ip, uint64_t *caller_rbx);
+
 /* Per-thread counters (the calling thread). */
 struct hook_thread_stats {
 	uint64_t overflows;     /* entries run untimed: frame stack full */

@@ -43,6 +43,7 @@
 #include "capture_value.h"
 #include "clock.h"
 #include "span_record.h"
+#include "stacktrace.h"
 #include "trace_ids.h"
 
 /* One entry of the span stack: a live timed call on this thread. */
@@ -428,6 +429,23 @@ static inline bool is_error(const struct hot_target *ht, uint64_t rax)
 	}
 }
 
+/*
+ * The stack of a sampled call an exception or panic is unwinding, into the
+ * slot before its span (span_record.h). Runs inside the unwinder, where
+ * nothing waits for a return value, so libunwind may use any register; the
+ * innermost frames are the unwinder's and ours, which the exporter leaves
+ * out. nframes 0 (no libunwind) makes the exporter skip it.
+ */
+static __attribute__((noinline)) void fill_stack(struct span_stack *st, const struct span_frame *f)
+{
+	int n = stacktrace_capture(st->frames, SPAN_STACK_FRAMES);
+	store_u64(st->trace_id, f->trace_hi);
+	store_u64(st->trace_id + 8, f->trace_lo);
+	store_u64(st->span_id, f->span_id);
+	st->nframes = n > 0 ? (uint32_t)n : 0;
+	st->flags = SPAN_STACK;
+}
+
 void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_end how)
 {
 	bool unwound = how != HOOK_RETURNED;
@@ -461,6 +479,15 @@ void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_
 	struct span_record *r = ring_reserve(&t->ring);
 	if (r == NULL)
 		return; /* full: counted by the ring */
+	struct span_stack *stack = NULL;
+	if (how == HOOK_UNWINDING) {
+		struct span_record *next = ring_reserve_next(&t->ring);
+		if (next != NULL) {
+			stack = (struct span_stack *)r;
+			fill_stack(stack, f);
+			r = next;
+		}
+	}
 	store_u64(r->trace_id, f->trace_hi);
 	store_u64(r->trace_id + 8, f->trace_lo);
 	store_u64(r->span_id, f->span_id);
@@ -474,7 +501,10 @@ void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_
 	r->return_value = unwound ? 0 : rax;
 	r->ncaptures = 0; /* TODO: [[hook.arg]] captures */
 	r->text_used = 0;
-	ring_publish(&t->ring);
+	if (stack != NULL)
+		ring_publish_two(&t->ring);
+	else
+		ring_publish(&t->ring);
 }
 
 #pragma GCC pop_options

@@ -38,6 +38,7 @@
 #include "interpose.h"
 #include "loaded_objects.h"
 #include "log.h"
+#include "stacktrace.h"
 #include "stdbtel_build.h"
 #include "targets.h"
 
@@ -289,6 +290,9 @@ static void resolve_hooks(const char *exe)
 {
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
+	/* Before the snapshot: what it maps is then known, not taken for a dlopen of the host's. */
+	if (shim.config.traces_file != NULL && !stacktrace_init())
+		log_write(LOG_DEBUG, "libunwind.so.8 not found: error spans will have no code.stacktrace");
 	if (loaded_objects_snapshot(&shim.objects) != 0) {
 		log_write(LOG_ERROR, "out of memory listing loaded objects; not tracing");
 		return;

@@ -89,6 +89,23 @@ void ring_publish(struct ring *r)
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
 }
 
+struct span_record *ring_reserve_next(struct ring *r)
+{
+	uint64_t next = atomic_load_explicit(&r->head, memory_order_relaxed) + 1;
+	if (next - r->cached_tail > r->mask) {
+		r->cached_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (next - r->cached_tail > r->mask)
+			return NULL;
+	}
+	return &r->slots[next & r->mask];
+}
+
+void ring_publish_two(struct ring *r)
+{
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	atomic_store_explicit(&r->head, head + 2, memory_order_release);
+}
+
 size_t ring_consume(struct ring *r, struct span_record *out, size_t max)
 {
 	/* Only this thread writes tail. */

@@ -61,6 +61,16 @@ struct span_record *ring_reserve(struct ring *r);
 void ring_publish(struct ring *r);
 
 /*
+ * Producer, for two records that must reach the consumer together (a
+ * span's stack and the span): after ring_reserve() returned a slot, the
+ * slot after it, or NULL when the ring has no room for both (nothing is
+ * counted: the caller goes on with the first slot alone). Fill both, then
+ * ring_publish_two(): the consumer sees both or neither.
+ */
+struct span_record *ring_reserve_next(struct ring *r);
+void ring_publish_two(struct ring *r);
+
+/*
  * Consumer: copies up to max ready records into out, in order, frees
  * their slots, and returns how many were copied.
  */

@@ -15,6 +15,7 @@ enum span_flags {
 	SPAN_ERROR = 1u << 0,    /* the hook's error rule matched the return value */
 	SPAN_UNWOUND = 1u << 1,  /* the call ended by unwinding or longjmp (error status) */
 	SPAN_TRUNCATED = 1u << 2,/* a captured string did not fit */
+	SPAN_STACK = 1u << 3,    /* not a span: a struct span_stack, for the record that follows */
 };
 
 #define SPAN_MAX_CAPTURES 4
@@ -47,5 +48,31 @@ struct span_record {
 };
 
 _Static_assert(sizeof(struct span_record) == 256, "span_record is 256 bytes");
+
+/*
+ * The stack of a call that ended by unwinding (SPAN_UNWOUND), captured
+ * while the exception or panic was passing it. Written into a ring slot
+ * just before that call's span_record, whose span_id it repeats; the
+ * exporter pairs the two and drops a stack whose span did not follow (the
+ * ring was full). flags sits where span_record's does, so a reader tells
+ * the two apart from either view.
+ */
+#define SPAN_STACK_FRAMES 25
+struct span_stack {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint32_t nframes;
+	uint32_t pad0;
+	uint64_t pad1[2];
+	uint32_t pad2;
+	uint32_t flags;            /* SPAN_STACK */
+	uint64_t frames[SPAN_STACK_FRAMES]; /* return addresses, innermost first */
+};
+
+_Static_assert(sizeof(struct span_stack) == sizeof(struct span_record), "one ring slot");
+_Static_assert(__builtin_offsetof(struct span_stack, flags) == __builtin_offsetof(struct span_record, flags),
+               "flags tell a stack from a span");
+_Static_assert(__builtin_offsetof(struct span_stack, span_id) == __builtin_offsetof(struct span_record, span_id),
+               "the pairing key");
 
 #endif

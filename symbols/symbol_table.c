@@ -249,8 +249,52 @@ void symbol_table_close(struct symbol_table *t)
 	free(t->keys);
 	for (int k = 0; k < INDEX_COUNT; k++)
 		free(t->heads[k]);
+	free(t->by_address);
 	elf_close(&t->elf);
 	memset(t, 0, sizeof *t);
+}
+
+/* Orders entry indexes by address (qsort_r context: the table). */
+static int compare_entry_values(const void *a, const void *b, void *ctx)
+{
+	const struct symbol_table *t = ctx;
+	uint64_t va = t->entries[*(const uint32_t *)a].value, vb = t->entries[*(const uint32_t *)b].value;
+	return va < vb ? -1 : va > vb;
+}
+
+const struct symbol_entry *symbol_table_find_address(struct symbol_table *t, uint64_t addr)
+{
+	if (t->count == 0)
+		return NULL;
+	if (t->by_address == NULL) {
+		t->by_address = malloc(t->count * sizeof *t->by_address);
+		if (t->by_address == NULL)
+			return NULL;
+		for (size_t i = 0; i < t->count; i++)
+			t->by_address[i] = (uint32_t)i;
+		qsort_r(t->by_address, t->count, sizeof *t->by_address, compare_entry_values, t);
+	}
+	/* the last entry with value <= addr */
+	size_t lo = 0, hi = t->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->entries[t->by_address[mid]].value <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	/* several symbols may share an address: prefer one whose size covers addr */
+	for (size_t i = lo; i-- > 0;) {
+		const struct symbol_entry *e = &t->entries[t->by_address[i]];
+		if (e->value != t->entries[t->by_address[lo - 1]].value)
+			break;
+		if (addr - e->value < e->size)
+			return e;
+	}
+	const struct symbol_entry *e = &t->entries[t->by_address[lo - 1]];
+	return e->size == 0 ? e : NULL;
 }
 
 bool symbol_pattern_is_glob(const char *pattern)

@@ -58,6 +58,7 @@ struct symbol_table {
 	char *keys;           /* one block holding every demangled key */
 	uint32_t *heads[INDEX_COUNT]; /* nbuckets chain heads per index; NULL until needed */
 	size_t nbuckets;
+	uint32_t *by_address; /* entry indexes sorted by value; NULL until an address lookup */
 };
 
 enum match_mode {
@@ -85,6 +86,14 @@ void symbol_table_close(struct symbol_table *t);
 typedef void (*symbol_match_fn)(const struct symbol_entry *entry, void *ctx);
 size_t symbol_table_match(struct symbol_table *t, const char *pattern, enum match_mode mode,
                           symbol_match_fn fn, void *ctx);
+
+/*
+ * The function whose body holds link-time address addr: the entry with the
+ * greatest value <= addr, when addr is inside its size (or it has no size
+ * and is the nearest below). NULL when none. Builds an address index on
+ * first use (NULL too if memory for it runs out).
+ */
+const struct symbol_entry *symbol_table_find_address(struct symbol_table *t, uint64_t addr);
 
 /* True when pattern uses glob characters (* ? [). */
 bool symbol_pattern_is_glob(const char *pattern);

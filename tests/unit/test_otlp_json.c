@@ -94,7 +94,7 @@ Test(otlp_json, spans_read_back_by_an_independent_parser)
 		.host_name = "h", .extra = extra, .nextra = 2,
 	};
 	struct json_buf buf = { 0 };
-	cr_assert_eq(otlp_json_encode_spans(&buf, &res, "0.1.0", &cfg, targets, 2, spans, 3, ticks_plus_epoch), 2);
+	cr_assert_eq(otlp_json_encode_spans(&buf, &res, "0.1.0", &cfg, targets, 2, spans, 3, ticks_plus_epoch, NULL), 2);
 	cr_assert_eq(buf.data[buf.len - 1], '\n');
 	cr_assert_null(memchr(buf.data, '\n', buf.len - 1), "one line");
 
@@ -136,8 +136,52 @@ Test(otlp_json, damaged_string_capture_never_reads_outside_the_record)
 	rec.captures[1] = (uint64_t)200 << 32 | 50; /* offset past text_used */
 	struct otlp_resource res = { .service_name = "s", .pid = 1 };
 	struct json_buf buf = { 0 };
-	cr_assert_eq(otlp_json_encode_spans(&buf, &res, "0", &cfg, &target, 1, &rec, 1, ticks_plus_epoch), 1);
+	cr_assert_eq(otlp_json_encode_spans(&buf, &res, "0", &cfg, &target, 1, &rec, 1, ticks_plus_epoch, NULL), 1);
 	cr_assert_not_null(strstr(buf.data, "\"key\":\"db.query.text\",\"value\":{\"stringValue\":\"\"}"), "%s", buf.data);
+	json_buf_free(&buf);
+	config_free(&cfg);
+}
+
+/* A formatter that names the frames it was given, so the test sees which stack reached which span. */
+static size_t fake_format(const struct span_stack *stack, char *out, size_t outsz, void *ctx)
+{
+	(void)ctx;
+	int n = snprintf(out, outsz, "frames=%u first=%llx", (unsigned)stack->nframes,
+	                 (unsigned long long)stack->frames[0]);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+Test(otlp_json, a_stack_record_gives_the_next_span_its_code_stacktrace)
+{
+	struct stdbtel_config cfg;
+	struct config_diags diags = { 0 };
+	cr_assert_eq(config_parse(&cfg, "t.toml", config_text, strlen(config_text), NULL, NULL, &diags), 0);
+	struct otlp_target target = { "db_insert", 0 };
+	struct span_record recs[5];
+	memset(recs, 0, sizeof recs);
+	for (int i = 0; i < 5; i++)
+		recs[i].trace_id[0] = 1;
+	/* 0: stack of span 7; 1: span 7 (gets it); 2: stack of span 9; 3: span 8 (not its own: none); 4: span 9 */
+	struct span_stack *st0 = (struct span_stack *)&recs[0], *st2 = (struct span_stack *)&recs[2];
+	st0->flags = SPAN_STACK, st0->span_id[0] = 7, st0->nframes = 3, st0->frames[0] = 0xabc;
+	recs[1].span_id[0] = 7, recs[1].flags = SPAN_UNWOUND;
+	st2->flags = SPAN_STACK, st2->span_id[0] = 9, st2->nframes = 2, st2->frames[0] = 0xdef;
+	recs[3].span_id[0] = 8;
+	recs[4].span_id[0] = 9;
+	struct otlp_resource res = { .service_name = "s", .pid = 1 };
+	struct otlp_stack_formatter fmt = { fake_format, NULL };
+	struct json_buf buf = { 0 };
+	cr_assert_eq(otlp_json_encode_spans(&buf, &res, "0", &cfg, &target, 1, recs, 5, ticks_plus_epoch, &fmt), 3,
+	             "stack records are not spans");
+	char *summary = summarize(buf.data);
+	cr_assert_eq(count_lines_containing(summary, "code.stacktrace:stringValue=frames=3 first=abc"), 1, "%s", summary);
+	cr_assert_eq(count_lines_containing(summary, "code.stacktrace"), 1,
+	             "a stack goes only to the span right after it with its id:\n%s", summary);
+	free(summary);
+	json_buf_free(&buf);
+	buf = (struct json_buf){ 0 };
+	cr_assert_eq(otlp_json_encode_spans(&buf, &res, "0", &cfg, &target, 1, recs, 5, ticks_plus_epoch, NULL), 3);
+	cr_assert_null(strstr(buf.data, "code.stacktrace"), "no formatter: stacks skipped");
 	json_buf_free(&buf);
 	config_free(&cfg);
 }

@@ -384,3 +384,46 @@ Test(ring, two_thread_stress_accounts_for_every_record)
 	free(st.dropped);
 	ring_destroy(&st.ring);
 }
+
+Test(ring, a_pair_is_published_together_or_not_at_all)
+{
+	struct ring r;
+	cr_assert_eq(ring_init(&r, 4), 0);
+	push(&r, 1);
+	/* one record in a ring of four: room for a pair after it */
+	struct span_record *first = ring_reserve(&r);
+	cr_assert_not_null(first);
+	struct span_record *second = ring_reserve_next(&r);
+	cr_assert_not_null(second);
+	cr_assert_neq(first, second);
+	make_record(first, 2);
+	make_record(second, 3);
+	struct span_record out[4];
+	/* not published yet: the consumer sees only the first record */
+	cr_assert_eq(ring_consume(&r, out, 4), 1);
+	expect_record(&out[0], 1);
+	ring_publish_two(&r);
+	cr_assert_eq(ring_consume(&r, out, 4), 2, "both at once");
+	expect_record(&out[0], 2);
+	expect_record(&out[1], 3);
+
+	/* fill three of four: the pair does not fit, a single record does, nothing counted */
+	push(&r, 4);
+	push(&r, 5);
+	push(&r, 6);
+	cr_assert_not_null(ring_reserve(&r));
+	cr_assert_null(ring_reserve_next(&r), "no room for both");
+	cr_assert_eq(ring_dropped(&r), 0, "asking for the pair drops nothing");
+	/* the pair wraps around the end of the slots */
+	cr_assert_eq(ring_consume(&r, out, 4), 3);
+	first = ring_reserve(&r);
+	second = ring_reserve_next(&r);
+	cr_assert(first != NULL && second != NULL);
+	make_record(first, 7);
+	make_record(second, 8);
+	ring_publish_two(&r);
+	cr_assert_eq(ring_consume(&r, out, 4), 2);
+	expect_record(&out[0], 7);
+	expect_record(&out[1], 8);
+	ring_destroy(&r);
+}

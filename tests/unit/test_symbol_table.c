@@ -100,6 +100,17 @@ static void check_c_target(const char *env_name, uint16_t expected_type)
 	cr_assert_eq(match("db_insrt", MATCH_EXACT, &m), 0);
 	cr_assert_eq(match("insert", MATCH_SEARCH, &m), 0, "search matches whole segments, not substrings");
 	cr_assert_eq(match("*insert", MATCH_SEARCH, &m), 1);
+
+	/* Address lookup (stack traces): every byte of a body names its function, nm's addresses decide. */
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		match(names[i], MATCH_EXACT, &m);
+		const struct symbol_entry *f = m.items[0];
+		cr_assert_eq(symbol_table_find_address(&table, f->value), f, "%s entry", names[i]);
+		cr_assert_eq(symbol_table_find_address(&table, f->value + f->size - 1), f, "%s last byte", names[i]);
+		const struct symbol_entry *after = symbol_table_find_address(&table, f->value + f->size);
+		cr_assert(after != f, "%s: the byte after its body is not its own", names[i]);
+	}
+	cr_assert_null(symbol_table_find_address(&table, 0), "below every function");
 }
 
 Test(symbol_table, c_target_pie)
