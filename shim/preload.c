@@ -55,6 +55,8 @@ static struct shim_state {
 	char exe[256];               /* executable's basename (resource attribute) */
 	int hooked;                  /* functions patched or interposed */
 	size_t next_id;              /* the id the next target gets (targets from dlopen follow) */
+	struct target_set *dlopen_sets; /* targets found after each dlopen: the exporter names spans from their keys */
+	size_t ndlopen_sets;
 } shim;
 
 /* Span records per thread ring: bounded so that many threads stay cheap. */
@@ -237,8 +239,16 @@ static void hook_new_objects(void)
 	if (nfresh > 0 && targets_resolve(&shim.config, fresh, nfresh, &set, report_target, NULL) != 0)
 		log_write(LOG_ERROR, "out of memory resolving symbols after dlopen");
 	target_objects_close(fresh, nfresh);
-	if (set.count > 0 && hotpath_add_targets(&shim.config, set.items, set.count) == 0) {
-		/* set.items stay allocated: the exporter names spans from their keys */
+	struct target_set *kept = set.count > 0 ? realloc(shim.dlopen_sets, (shim.ndlopen_sets + 1) * sizeof *kept)
+	                                        : NULL;
+	if (kept != NULL)
+		shim.dlopen_sets = kept;
+	if (kept == NULL && set.count > 0) {
+		log_write(LOG_ERROR, "out of memory after dlopen; not hooking the %zu functions it brought", set.count);
+		targets_free(&set);
+	} else if (set.count > 0 && hotpath_add_targets(&shim.config, set.items, set.count) == 0) {
+		/* kept for the process's life: the exporter names spans from their keys */
+		shim.dlopen_sets[shim.ndlopen_sets++] = set;
 		file_exporter_add_targets(set.items, set.count);
 		int hooked = hook_targets(set.items, set.count, shim.next_id, fresh, true);
 		shim.next_id += set.count;
@@ -248,6 +258,7 @@ static void hook_new_objects(void)
 	} else if (set.count > 0) {
 		log_write(LOG_WARN, "more than %d functions to hook; not hooking the %zu in objects just loaded",
 		          TARGETS_MAX, set.count);
+		targets_free(&set);
 	}
 	free(fresh);
 	loaded_objects_free(&shim.objects);

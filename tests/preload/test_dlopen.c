@@ -21,13 +21,27 @@
 #include "run.h"
 #include "spans.h"
 
+/* True in a sanitizer build (the runtime is preloaded first). */
+static bool sanitized(void)
+{
+	const char *first = getenv("STDBTEL_PRELOAD_FIRST");
+	return first != NULL && first[0] != '\0';
+}
+
+/*
+ * meson puts the plugin's folder in LD_LIBRARY_PATH; it is removed so that
+ * only the target's own $ORIGIN path can find the plugin. Not in a
+ * sanitizer build: ASan's own dlopen interceptor is the caller the loader
+ * sees there, with or without the shim, and the plugin would not load.
+ */
 static struct run_result run_dlopen_target(const char *target_env, const char *calls, const char *config)
 {
 	char *argv[] = { (char *)test_env_path(target_env), (char *)calls, NULL };
 	char config_var[4096];
 	snprintf(config_var, sizeof config_var, "STDBTEL_CONFIG=%s", config ? config : "");
 	char *env[] = { config ? (char *)test_preload_value() : "-LD_PRELOAD", config_var, "-STDBTEL_LOG",
-		        "-SPACETIMEDB_TELEMETRY_ENABLED", "-OTEL_SDK_DISABLED", "-OTEL_TRACES_SAMPLER", NULL };
+		        "-SPACETIMEDB_TELEMETRY_ENABLED", "-OTEL_SDK_DISABLED", "-OTEL_TRACES_SAMPLER",
+		        sanitized() ? "-STDBTEL_UNUSED" : "-LD_LIBRARY_PATH", NULL };
 	struct run_result r;
 	cr_assert_eq(run_program(argv, env, &r), 0, "cannot start %s", argv[0]);
 	return r;
@@ -62,21 +76,31 @@ static void check_dlopen_target(const char *target_env)
 	struct span_line *spans = read_spans(ts.traces, &n);
 	cr_assert_eq(count_named(spans, n, "plugin_work"), calls, "plugin_work spans");
 	cr_assert_eq(count_named(spans, n, "emit_record"), calls, "emit_record spans");
-	cr_assert_eq(count_named(spans, n, "write"), calls, "write spans: one per PLT call, none from inside libc");
-	cr_assert_eq(n, 3 * (size_t)calls, "no other spans");
+	size_t nested_writes = 0, other_writes = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct span_line *s = &spans[i];
 		cr_assert_eq(s->status, 0, "%s: error status", s->name);
 		cr_assert_null(find_span(spans, i, s->span), "span id %s is used twice", s->span);
 		if (strcmp(s->name, "write") == 0) {
 			const struct span_line *parent = find_span(spans, n, s->parent);
-			cr_assert_not_null(parent, "write %s: parent %s not in the file", s->span, s->parent);
+			if (parent == NULL) {
+				cr_assert_str_eq(s->parent, "-", "write %s: parent %s not in the file", s->span, s->parent);
+				other_writes++;
+				continue;
+			}
 			cr_assert_str_eq(parent->name, "emit_record", "an interposed call nests in the patched caller");
 			cr_assert_str_eq(parent->trace, s->trace);
+			nested_writes++;
 		} else {
 			cr_assert_str_eq(s->parent, "-", "%s should be a root", s->name);
 		}
 	}
+	cr_assert_eq(nested_writes, calls, "one write span per write() the target made through its PLT");
+	/* printf's writes happen inside libc, which the PLT way does not see; in a
+	 * sanitizer build the runtime's own interceptors call write() through theirs */
+	if (!sanitized())
+		cr_assert_eq(other_writes, 0, "no write span from inside libc");
+	cr_assert_eq(n, 2 * (size_t)calls + nested_writes + other_writes, "no other spans");
 	free(spans);
 	traces_setup_end(&ts);
 	run_result_free(&plain);
