@@ -1,22 +1,33 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Runs the benchmarks and prints their figures. Usage: scripts/bench.sh
+# STDBTEL_BENCH_BUILD names the build directory (default build-test).
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 install_missing $STDBTEL_BUILD_PACKAGES libcriterion-dev g++ python3
 ensure_rustc
-configure_and_build build-test -Dwerror=true -Dtests=true
+build=${STDBTEL_BENCH_BUILD:-build-test}
+configure_and_build "$build" -Dwerror=true -Dtests=true
+# uftrace is the comparison, not a dependency: without it the stdbtel
+# figures are still printed, with one line saying why uftrace's are not.
+uftrace_missing=""
+if ! command -v uftrace >/dev/null 2>&1; then
+  if ! install_missing uftrace 2>/dev/null || ! command -v uftrace >/dev/null 2>&1; then
+    uftrace_missing="uftrace could not be installed (apt-get install uftrace failed or needs root)"
+  fi
+fi
 
 echo "== start-up resolution: a generated binary with 300k Rust-style function symbols, 50 hooks"
-build-test/tests/bench/bench_resolve build-test/tests/bench/many_symbols build-test/tests/bench/many_symbols.toml 9
+"$build"/tests/bench/bench_resolve "$build"/tests/bench/many_symbols "$build"/tests/bench/many_symbols.toml 9
 
 echo
-echo "== hooked call overhead: bench_work() in a loop, unhooked vs hooked by libstdbtel.so (unsampled)"
-target=build-test/tests/bench/bench_hook_target
+echo "== hooked call overhead: bench_work() in a loop, unhooked vs hooked by libstdbtel.so (unsampled) vs uftrace -P"
+target=$build/tests/bench/bench_hook_target
 config=$(mktemp /tmp/stdbtel-bench-XXXXXX.toml)
 traces=$(mktemp /tmp/stdbtel-bench-XXXXXX.jsonl)
-trap 'rm -f "$config" "$traces"' EXIT
+uftrace_dir=$(mktemp -d /tmp/stdbtel-bench-uftrace-XXXXXX)
+trap 'rm -rf "$config" "$traces" "$uftrace_dir"' EXIT
 cat >"$config" <<TOML
 [telemetry]
 enabled = true
@@ -26,17 +37,40 @@ traces_file = "$traces"
 symbol = "bench_work"
 TOML
 calls=20000000
-plain="" hooked=""
-for run in 1 2 3 4 5 6 7; do
+runs=7
+plain="" hooked="" uftraced=""
+# The program times its own loop (thread CPU time), so neither tool's
+# start-up nor its trace flushing at exit is in the figures.
+for run in $(seq $runs); do
   plain="$plain $("$target" $calls | cut -d' ' -f1)"
-  hooked="$hooked $(LD_PRELOAD="$PWD/build-test/libstdbtel.so" STDBTEL_CONFIG="$config" "$target" $calls | cut -d' ' -f1)"
+  hooked="$hooked $(LD_PRELOAD="$PWD/$build/libstdbtel.so" STDBTEL_CONFIG="$config" "$target" $calls | cut -d' ' -f1)"
+  if [ -z "$uftrace_missing" ]; then
+    # -P patches bench_work at run time (no -pg build), --no-libcall keeps
+    # PLT calls out; every call is written to the trace in $uftrace_dir.
+    out=$(uftrace record -d "$uftrace_dir/run" --no-libcall -P bench_work "$target" $calls 2>/dev/null) ||
+      uftrace_missing="uftrace record failed: $(uftrace record -d "$uftrace_dir/run" --no-libcall -P bench_work "$target" 1000 2>&1 | tail -1)"
+    uftraced="$uftraced $(printf '%s\n' "$out" | cut -d' ' -f1)"
+    rm -rf "$uftrace_dir/run"
+  fi
 done
-python3 - "$plain" "$hooked" <<'PY'
+[ -n "$uftrace_missing" ] && uftraced=""
+python3 - "$runs" "$plain" "$hooked" "$uftraced" <<'PY'
 import statistics, sys
-plain = [float(x) for x in sys.argv[1].split()]
-hooked = [float(x) for x in sys.argv[2].split()]
-p, h = statistics.median(plain), statistics.median(hooked)
-print(f"unhooked: median {p:.2f} ns/call  (runs: {' '.join(f'{x:.2f}' for x in plain)})")
-print(f"hooked:   median {h:.2f} ns/call  (runs: {' '.join(f'{x:.2f}' for x in hooked)})")
-print(f"added per hooked call: {h - p:.2f} ns (median of 7 alternated runs)")
+runs = sys.argv[1]
+plain = [float(x) for x in sys.argv[2].split()]
+hooked = [float(x) for x in sys.argv[3].split()]
+uft = [float(x) for x in sys.argv[4].split()]
+p = statistics.median(plain)
+def row(name, xs):
+    m = statistics.median(xs)
+    print(f"{name:<22} median {m:7.2f} ns/call  added {m - p:7.2f} ns  (runs: {' '.join(f'{x:.2f}' for x in xs)})")
+row("unhooked:", plain)
+row("stdbtel (unsampled):", hooked)
+if uft:
+    row("uftrace record -P:", uft)
+print(f"medians of {runs} alternated runs; stdbtel times every call into a histogram and writes a span only when"
+      " sampled; uftrace writes an entry and an exit record to its trace buffer for every call")
 PY
+if [ -n "$uftrace_missing" ]; then
+  echo "uftrace comparison not run: $uftrace_missing"
+fi
