@@ -18,13 +18,25 @@
  * The mapping is unix_ns(t) = base_unix + ((t - base_ticks) * mult >> shift)
  * with a 64x64->128-bit multiply: mult is ns per tick scaled by 2^shift,
  * shift as large as possible (<= 64) with mult < 2^63, so the fixed-point
- * error is ~2^-63 relative, far below the measurement error. Each
- * calibration anchors base_ticks/base_unix at the sample it just took, so
- * the mapping is exact at that instant and only the rate error accumulates
- * from there. For the monotonic source, ticks are nanoseconds: mult = 1,
- * shift = 0, and base_unix - base_ticks is the realtime-minus-monotonic
- * offset, refreshed by each clock_recalibrate() (which also follows steps
- * of the wall clock).
+ * error is ~2^-63 relative, far below the measurement error. clock_init
+ * anchors base_ticks/base_unix at the sample it took. For the monotonic
+ * source, ticks are nanoseconds (mult = 2^32, shift = 32: a rate of 1 that
+ * slewing can nudge), and base_unix - base_ticks is the realtime-minus-
+ * monotonic offset.
+ *
+ * Continuity. Spans are converted when they are exported, in whichever
+ * drain takes them: a parent in one, its child in the next. A mapping that
+ * jumped at each recalibration (by a sample's error, tens of ns) could then
+ * put a child before its parent. So clock_recalibrate() starts its new
+ * segment where the current one is at that instant, with the newly
+ * measured rate, and slews away the distance to the wall clock it sees:
+ * the rate is changed by offset / CLOCK_SLEW_NS (at most 0.1%) until the
+ * next recalibration measures again. Only an offset beyond CLOCK_STEP_NS
+ * (the wall clock was set) is stepped. The last CLOCK_SEGMENTS segments are
+ * kept, each for the ticks from its base to the next one's, so a tick
+ * maps to the same time whenever it is converted and the mapping is one
+ * continuous, increasing function over them (about 13 s of history at the
+ * exporter's 200 ms); an older tick extrapolates the oldest segment.
  *
  * Publication: a seqlock over atomic fields. Writers (clock_init and the
  * exporter's clock_recalibrate) take the sequence from even to odd with a
@@ -57,15 +69,23 @@ struct sample {
 	uint64_t real_ns;
 };
 
-/* The published mapping and its sequence (odd while being written). The
- * initial value makes conversions usable before clock_init: the source is
- * then monotonic (clock_use_tsc false) and unix conversion lacks only the
- * wall-clock offset. */
+/* The published segments and their sequence (odd while being written).
+ * Before clock_init (no segment) conversions use a rate of 1 and no
+ * offset: the source is then monotonic (clock_use_tsc false) and unix
+ * conversion lacks only the wall-clock offset. Segment i lives in slot
+ * i % CLOCK_SEGMENTS; its fields are read and written with relaxed atomics
+ * under the sequence. */
+#define CLOCK_SEGMENTS 64
 static _Atomic uint64_t map_seq;
-static _Atomic uint64_t map_base_ticks;
-static _Atomic uint64_t map_base_unix;
-static _Atomic uint64_t map_mult = 1;
-static _Atomic uint64_t map_shift;
+static _Atomic uint64_t map_count; /* segments published since clock_init */
+static struct mapping_slot {
+	_Atomic uint64_t base_ticks, base_unix, mult, shift;
+} map_slots[CLOCK_SEGMENTS];
+
+/* An offset from the wall clock beyond this is stepped (the clock was set), not slewed. */
+#define CLOCK_STEP_NS 1000000
+/* A measured offset is slewed away at offset / CLOCK_SLEW_NS of the rate. */
+#define CLOCK_SLEW_NS 1000000000
 
 /* Written only by clock_init: the source and the first sample, the start of
  * every later rate measurement. */
@@ -76,6 +96,7 @@ struct mapping {
 	uint64_t base_ticks, base_unix, mult;
 	unsigned shift;
 };
+
 
 static uint64_t ts_ns(const struct timespec *ts)
 {
@@ -167,7 +188,8 @@ static bool rate(uint64_t ns, uint64_t ticks, uint64_t *mult, unsigned *shift)
 	return false; /* > 2^63 ns per tick: not a clock */
 }
 
-static void publish(const struct mapping *m)
+/* Appends segment m (reset: it becomes the only one). */
+static void publish(const struct mapping *m, bool reset)
 {
 	uint64_t seq = atomic_load_explicit(&map_seq, memory_order_relaxed);
 	/* Take the write side: even -> odd. */
@@ -181,24 +203,54 @@ static void publish(const struct mapping *m)
 	}
 	/* Readers that see any field store below must see the odd sequence. */
 	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&map_base_ticks, m->base_ticks, memory_order_relaxed);
-	atomic_store_explicit(&map_base_unix, m->base_unix, memory_order_relaxed);
-	atomic_store_explicit(&map_mult, m->mult, memory_order_relaxed);
-	atomic_store_explicit(&map_shift, m->shift, memory_order_relaxed);
+	uint64_t n = reset ? 0 : atomic_load_explicit(&map_count, memory_order_relaxed);
+	struct mapping_slot *slot = &map_slots[n % CLOCK_SEGMENTS];
+	atomic_store_explicit(&slot->base_ticks, m->base_ticks, memory_order_relaxed);
+	atomic_store_explicit(&slot->base_unix, m->base_unix, memory_order_relaxed);
+	atomic_store_explicit(&slot->mult, m->mult, memory_order_relaxed);
+	atomic_store_explicit(&slot->shift, m->shift, memory_order_relaxed);
+	atomic_store_explicit(&map_count, n + 1, memory_order_relaxed);
 	atomic_store_explicit(&map_seq, seq + 2, memory_order_release);
 }
 
-static struct mapping read_mapping(void)
+static struct mapping load_slot(uint64_t i)
+{
+	const struct mapping_slot *slot = &map_slots[i % CLOCK_SEGMENTS];
+	return (struct mapping){
+		atomic_load_explicit(&slot->base_ticks, memory_order_relaxed),
+		atomic_load_explicit(&slot->base_unix, memory_order_relaxed),
+		atomic_load_explicit(&slot->mult, memory_order_relaxed),
+		(unsigned)atomic_load_explicit(&slot->shift, memory_order_relaxed),
+	};
+}
+
+/*
+ * The segment that covers ticks (the last one based at or before it; the
+ * oldest kept for older ticks), or with ticks == UINT64_MAX the newest.
+ */
+static struct mapping read_mapping_for(uint64_t ticks)
 {
 	struct mapping m;
 	uint64_t s1, s2;
 
 	do {
 		s1 = atomic_load_explicit(&map_seq, memory_order_acquire);
-		m.base_ticks = atomic_load_explicit(&map_base_ticks, memory_order_relaxed);
-		m.base_unix = atomic_load_explicit(&map_base_unix, memory_order_relaxed);
-		m.mult = atomic_load_explicit(&map_mult, memory_order_relaxed);
-		m.shift = (unsigned)atomic_load_explicit(&map_shift, memory_order_relaxed);
+		uint64_t n = atomic_load_explicit(&map_count, memory_order_relaxed);
+		if (n == 0) {
+			m = (struct mapping){ 0, 0, 1, 0 };
+		} else {
+			/* the last i in [lo, n) with base <= ticks (bases increase with i) */
+			uint64_t lo = n > CLOCK_SEGMENTS ? n - CLOCK_SEGMENTS : 0, hi = n;
+			while (hi - lo > 1) {
+				uint64_t mid = lo + (hi - lo) / 2;
+				if (atomic_load_explicit(&map_slots[mid % CLOCK_SEGMENTS].base_ticks,
+				                         memory_order_relaxed) <= ticks)
+					lo = mid;
+				else
+					hi = mid;
+			}
+			m = load_slot(lo);
+		}
 		/* The field loads complete before the second sequence load. */
 		atomic_thread_fence(memory_order_acquire);
 		s2 = atomic_load_explicit(&map_seq, memory_order_relaxed);
@@ -209,6 +261,13 @@ static struct mapping read_mapping(void)
 static uint64_t scale(uint64_t ticks, const struct mapping *m)
 {
 	return (uint64_t)(((unsigned __int128)ticks * m->mult) >> m->shift);
+}
+
+static uint64_t to_unix(const struct mapping *m, uint64_t ticks)
+{
+	if (ticks >= m->base_ticks)
+		return m->base_unix + scale(ticks - m->base_ticks, m);
+	return m->base_unix - scale(m->base_ticks - ticks, m);
 }
 
 /* ---- /proc/cpuinfo ---- */
@@ -290,7 +349,7 @@ enum clock_source clock_init(bool force_monotonic)
 #else
 	(void)force_monotonic;
 #endif
-	struct mapping m = { 0, 0, 1, 0 };
+	struct mapping m = { 0, 0, 1ull << 32, 32 };
 
 	if (tsc) {
 		struct sample a = take_sample(true), b;
@@ -308,10 +367,10 @@ enum clock_source clock_init(bool force_monotonic)
 	if (!tsc) {
 		struct sample a = take_sample(false);
 		first = a;
-		m = (struct mapping){ a.ticks, a.real_ns, 1, 0 };
+		m = (struct mapping){ a.ticks, a.real_ns, 1ull << 32, 32 };
 	}
 	source = tsc ? CLOCK_SOURCE_TSC : CLOCK_SOURCE_MONOTONIC;
-	publish(&m);
+	publish(&m, true);
 	/* Last: hooked calls start using the TSC only once it is calibrated. */
 	__atomic_store_n(&clock_use_tsc, tsc, __ATOMIC_RELEASE);
 	return source;
@@ -326,13 +385,23 @@ void clock_recalibrate(void)
 {
 	bool tsc = source == CLOCK_SOURCE_TSC;
 	struct sample now = take_sample(tsc);
-	struct mapping m = { now.ticks, now.real_ns, 1, 0 };
+	struct mapping m = { now.ticks, now.real_ns, 1ull << 32, 32 };
 
 	/* The rate over the whole time since init; the monotonic source's
-	 * rate is 1 by definition, only its offset is refreshed. */
+	 * rate is 1 by definition, only its offset is followed. */
 	if (tsc && !rate(now.mono_ns - first.mono_ns, now.ticks - first.ticks, &m.mult, &m.shift))
 		return; /* nothing usable: keep the mapping we have */
-	publish(&m);
+	/* Continuous with the current segment, slewing toward the wall clock
+	 * (see the top of this file); a larger offset is a step. */
+	struct mapping old = read_mapping_for(now.ticks);
+	uint64_t here = to_unix(&old, now.ticks);
+	int64_t offset = (int64_t)(now.real_ns - here);
+	if (offset > -CLOCK_STEP_NS && offset < CLOCK_STEP_NS) {
+		m.base_unix = here;
+		__int128 nudge = (__int128)m.mult * offset / CLOCK_SLEW_NS;
+		m.mult = (uint64_t)((__int128)m.mult + nudge);
+	}
+	publish(&m, false);
 }
 
 void clock_after_fork_child(void)
@@ -348,14 +417,12 @@ void clock_after_fork_child(void)
 
 uint64_t clock_ticks_to_ns(uint64_t ticks)
 {
-	struct mapping m = read_mapping();
+	struct mapping m = read_mapping_for(UINT64_MAX);
 	return scale(ticks, &m);
 }
 
 uint64_t clock_ticks_to_unix_ns(uint64_t ticks)
 {
-	struct mapping m = read_mapping();
-	if (ticks >= m.base_ticks)
-		return m.base_unix + scale(ticks - m.base_ticks, &m);
-	return m.base_unix - scale(m.base_ticks - ticks, &m);
+	struct mapping m = read_mapping_for(ticks);
+	return to_unix(&m, ticks);
 }

@@ -127,6 +127,11 @@ static void scenario_run(struct scenario *sc, const char *target_env, const char
 		              s->parent);
 		cr_assert_str_eq(sc->spans[p].trace, s->trace, "%s %s: %s is not in its parent's trace", target_env,
 		                 what, s->name);
+		/* the clock maps each tick to one time, whichever drain converts it */
+		cr_assert(s->start_ns >= sc->spans[p].start_ns && s->end_ns <= sc->spans[p].end_ns,
+		          "%s %s: %s [%llu, %llu] is not inside its parent %s [%llu, %llu]", target_env, what, s->name,
+		          (unsigned long long)s->start_ns, (unsigned long long)s->end_ns, sc->spans[p].name,
+		          (unsigned long long)sc->spans[p].start_ns, (unsigned long long)sc->spans[p].end_ns);
 		sc->children[p]++;
 	}
 	for (size_t i = 0; i < sc->n; i++)
