@@ -130,12 +130,19 @@ static pthread_key_t frames_key;
 static bool frames_key_ok;
 static pthread_once_t frames_key_once = PTHREAD_ONCE_INIT;
 
+void hook_engine_reap_dead(uint64_t sp);
+
 /* Key destructor, at thread exit: the stack goes unless a call on it is
  * still live (a stub would still read it). A hooked call made later in
  * the thread's exit maps a new one, and registers it again. */
 static void unmap_frames_at_exit(void *frames)
 {
 	struct hook_thread *t = &hook_tls;
+	/* The thread function has returned (pthread_exit's forced unwind pops
+	 * frames through the stub's personality): any frame left was
+	 * abandoned by longjmp and would otherwise never be reported. */
+	if (t->frames == frames && t->depth != 0 && !t->guard)
+		hook_engine_reap_dead(UINT64_MAX);
 	if (t->frames != frames || t->depth != 0)
 		return;
 	t->frames = NULL; /* a signal arriving from here on maps its own */
@@ -253,6 +260,20 @@ static void reap_at_entry(struct hook_thread *t, uint64_t sp)
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		t->depth--;
 	}
+}
+
+void hook_engine_reap_dead(uint64_t sp)
+{
+	struct hook_thread *t = &hook_tls;
+	if (t->guard || t->frames == NULL || t->depth == 0)
+		return;
+	t->guard = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	int saved_errno = errno;
+	reap_at_entry(t, sp);
+	errno = saved_errno;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	t->guard = 0;
 }
 
 __attribute__((used)) uintptr_t stdbtel_hook_enter(const struct hook_site *site, struct hook_regs *regs)

@@ -160,6 +160,16 @@ void hook_engine_call_end(struct hook_call *call, uint64_t rax);
  */
 bool hook_engine_stub_frame(uint64_t ip, uint64_t rbx, uint64_t *caller_ip, uint64_t *caller_rbx);
 
+/*
+ * Reports (HOOK_ABANDONED) and pops every frame of the calling thread whose
+ * caller's stack pointer is at or below sp: calls left by longjmp that no
+ * later hooked call on the thread has found yet. For the end of a thread
+ * (sp = UINT64_MAX: everything left is dead; the engine does this itself
+ * when a thread exits) and of the process (sp = the destructor's own stack
+ * pointer: frames above it are calls still in progress, left alone).
+ */
+void hook_engine_reap_dead(uint64_t sp);
+
 /* Per-thread counters (the calling thread). */
 struct hook_thread_stats {
 	uint64_t overflows;     /* entries run untimed: frame stack full */

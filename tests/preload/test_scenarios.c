@@ -326,9 +326,8 @@ static void c_signal(const char *build, const char *variant)
 /*
  * jump_leaf longjmps out of itself and jump_middle when i % 3 == 0. The
  * engine finds those frames dead at the thread's next hooked entry (or a
- * hooked exit below them), so the scenario ends with a jump_after call: a
- * thread that makes no hooked call after a longjmp never reports the
- * abandoned spans (hook_engine.h, HOOK_ABANDONED).
+ * hooked exit below them), and this scenario ends with a jump_after call;
+ * longjmp_then_thread_exit covers a thread that makes none.
  */
 static void c_longjmp(const char *build)
 {
@@ -346,6 +345,32 @@ static void c_longjmp(const char *build)
 		{ "jump_after", 1, 1, NULL, 0 },
 	};
 	expect_spans(&sc, build, want, 3);
+	expect_children_each(&sc, build, "jump_middle", 1);
+	expect_status_like_parent(&sc, build, "jump_leaf");
+	scenario_free(&sc);
+	free(ns);
+}
+
+/*
+ * The same in a thread that exits right after a longjmp out of its last
+ * call (n - 1 is a multiple of 3): those frames are found dead when the
+ * thread exits, and reported then.
+ */
+static void c_longjmp_thread(const char *build)
+{
+	const long n = 241;
+	char *ns = text_of(n);
+	size_t jumps = 0;
+	for (long i = 0; i < n; i++)
+		jumps += i % 3 == 0;
+	struct scenario sc;
+	scenario_run(&sc, build, (const char *[]){ "longjmp-thread", ns, NULL },
+	             HOOK("jump_middle") HOOK("jump_leaf") HOOK("jump_after"), 3);
+	const struct expect want[] = {
+		{ "jump_middle", n, n, NULL, jumps },
+		{ "jump_leaf", n, 0, "jump_middle", jumps },
+	};
+	expect_spans(&sc, build, want, 2);
 	expect_children_each(&sc, build, "jump_middle", 1);
 	expect_status_like_parent(&sc, build, "jump_leaf");
 	scenario_free(&sc);
@@ -393,6 +418,7 @@ C_SCENARIO_TESTS(eight_threads_one_function, c_threads)
 C_SCENARIO_TESTS(hooked_call_in_a_signal_handler, c_signal_main_stack)
 C_SCENARIO_TESTS(hooked_call_in_a_signal_handler_on_an_alt_stack, c_signal_alt_stack)
 C_SCENARIO_TESTS(longjmp_out_of_a_hooked_call, c_longjmp)
+C_SCENARIO_TESTS(longjmp_then_thread_exit, c_longjmp_thread)
 C_SCENARIO_TESTS(sleeping_call_lasts_10_ms, c_sleep)
 
 /* ---- C++: an exception through hooked functions ---- */

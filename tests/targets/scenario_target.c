@@ -19,6 +19,9 @@
  *   signal-alt N   the same, with the handler on an alternate signal stack
  *   longjmp N      N calls of jump_middle -> jump_leaf; jump_leaf longjmps
  *                  out of both when i % 3 == 0; then one jump_after call
+ *   longjmp-thread N  the same loop in a thread that ends right after it
+ *                  (no jump_after: the last call's frames are found dead
+ *                  only when the thread exits)
  *   sleep N        N calls of nap, which sleeps 10 ms in nanosleep
  *
  * Every line printed depends on every argument and return value of the
@@ -326,6 +329,33 @@ static void scenario_longjmp(long n)
 	printf("longjmp %ld: total %ld after %ld\n", n, total, jump_after(total));
 }
 
+/* The same loop in a thread that exits right after its last longjmp, with no hooked call after it. */
+static void *longjmp_thread_main(void *arg)
+{
+	long n = *(long *)arg;
+	volatile long total = 0;
+	for (volatile long i = 0; i < n; i++) {
+		int jumped = setjmp(jump_target);
+		if (jumped == 0)
+			total += jump_middle(i);
+		else
+			total += 1000L * jumped;
+	}
+	*(long *)arg = total;
+	return NULL;
+}
+
+static void scenario_longjmp_thread(long n)
+{
+	long arg = n;
+	pthread_t th;
+	if (pthread_create(&th, NULL, longjmp_thread_main, &arg) != 0 || pthread_join(th, NULL) != 0) {
+		printf("longjmp-thread: cannot run a thread\n");
+		return;
+	}
+	printf("longjmp-thread %ld: total %ld\n", n, arg);
+}
+
 /* ---- sleeping ---- */
 
 static HOOKED long nap(long i)
@@ -366,10 +396,12 @@ int main(int argc, char **argv)
 		rc = scenario_signal(a, true);
 	else if (strcmp(s, "longjmp") == 0)
 		scenario_longjmp(a);
+	else if (strcmp(s, "longjmp-thread") == 0)
+		scenario_longjmp_thread(a);
 	else if (strcmp(s, "sleep") == 0)
 		scenario_sleep(a);
 	else {
-		fprintf(stderr, "usage: %s args|structs|recurse|threads|signal|signal-alt|longjmp|sleep [N [N]]\n",
+		fprintf(stderr, "usage: %s args|structs|recurse|threads|signal|signal-alt|longjmp|longjmp-thread|sleep [N [N]]\n",
 		        argv[0]);
 		return 2;
 	}
