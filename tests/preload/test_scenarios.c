@@ -34,6 +34,7 @@ struct scenario {
 	size_t n;
 	size_t *by_id;     /* indices into spans, sorted by span id */
 	size_t *children;  /* children[i]: spans whose parent is spans[i] */
+	struct traces_setup ts; /* the config and traces_file, removed by scenario_free */
 };
 
 static const struct span_line *sort_base;
@@ -87,10 +88,9 @@ static struct run_result run_once(const char *target_env, const char *const args
 static void scenario_run(struct scenario *sc, const char *target_env, const char *const args[], const char *hooks,
                          int hooked)
 {
-	struct traces_setup ts;
-	traces_setup_begin(&ts, hooks);
+	traces_setup_begin(&sc->ts, hooks);
 	sc->plain = run_once(target_env, args, NULL);
-	sc->shim = run_once(target_env, args, ts.config);
+	sc->shim = run_once(target_env, args, sc->ts.config);
 	const char *what = args[0];
 	cr_assert_eq(sc->plain.status, 0, "%s %s failed by itself: %s", target_env, what, sc->plain.err);
 	cr_assert_gt(strlen(sc->plain.out), 0, "%s %s printed nothing", target_env, what);
@@ -105,8 +105,7 @@ static void scenario_run(struct scenario *sc, const char *target_env, const char
 	cr_assert_eq(count_lines_containing(sc->shim.err, summary), 1, "%s %s: want %d hooked; stderr:\n%s", target_env,
 	             what, hooked, sc->shim.err);
 
-	sc->spans = read_spans(ts.traces, &sc->n);
-	traces_setup_end(&ts);
+	sc->spans = read_spans(sc->ts.traces, &sc->n);
 	sc->by_id = calloc(sc->n + 1, sizeof *sc->by_id);
 	sc->children = calloc(sc->n + 1, sizeof *sc->children);
 	cr_assert(sc->by_id != NULL && sc->children != NULL);
@@ -142,11 +141,57 @@ static void scenario_run(struct scenario *sc, const char *target_env, const char
 
 static void scenario_free(struct scenario *sc)
 {
+	traces_setup_end(&sc->ts);
 	free(sc->spans);
 	free(sc->by_id);
 	free(sc->children);
 	run_result_free(&sc->plain);
 	run_result_free(&sc->shim);
+}
+
+/*
+ * Every span of a call an exception or panic unwound (status 2) carries a
+ * code.stacktrace, the stack as the unwinder passed the call: it names
+ * the span's own function and outer (the program's entry); the spans of
+ * thrower, the function the exception or panic left first, also name every
+ * function in want (its stack is still the throw's). No other span has one.
+ */
+static void expect_stacktraces(const struct scenario *sc, const char *label, const char *thrower, const char *outer,
+                               const char *const want[])
+{
+	size_t nattrs = 0, unwound = 0;
+	struct span_attribute *stacks = read_span_attribute(sc->ts.traces, "code.stacktrace", &nattrs);
+	for (size_t i = 0; i < sc->n; i++) {
+		const struct span_line *s = &sc->spans[i];
+		const char *stack = span_attribute_of(stacks, nattrs, s->span);
+		if (s->status != 2) {
+			cr_assert_null(stack, "%s: %s returned normally but has a code.stacktrace", label, s->name);
+			continue;
+		}
+		unwound++;
+		cr_assert_not_null(stack, "%s: unwound %s %s has no code.stacktrace", label, s->name, s->span);
+		/* the span's own function is in its stack, and so is everything in want from it outward */
+		const char *at = strstr(stack, s->name);
+		cr_assert_not_null(at, "%s: %s not in its own stack:\n%s", label, s->name, stack);
+		cr_assert_not_null(strstr(stack, outer), "%s: %s's stack lacks %s:\n%s", label, s->name, outer, stack);
+		for (size_t w = 0; strcmp(s->name, thrower) == 0 && want[w] != NULL; w++) {
+			const char *found = strstr(stack, want[w]);
+			cr_assert_not_null(found, "%s: %s's stack lacks %s:\n%s", label, s->name, want[w], stack);
+		}
+		cr_assert_null(strstr(stack, "libstdbtel.so"), "%s: the shim's own frames are left out:\n%s", label, stack);
+	}
+	cr_assert_eq(nattrs, unwound, "%s: one code.stacktrace per unwound span", label);
+	cr_assert_gt(unwound, 0, "%s: nothing unwound", label);
+	span_attributes_free(stacks, nattrs);
+}
+
+/* A call left by longjmp is an error, but its stack is gone when it is found: no code.stacktrace. */
+static void expect_no_stacktraces(const struct scenario *sc, const char *label)
+{
+	size_t nattrs = 0;
+	struct span_attribute *stacks = read_span_attribute(sc->ts.traces, "code.stacktrace", &nattrs);
+	cr_assert_eq(nattrs, 0, "%s: %zu spans with a code.stacktrace", label, nattrs);
+	span_attributes_free(stacks, nattrs);
 }
 
 static const struct span_line *parent_of(const struct scenario *sc, const struct span_line *s)
@@ -347,6 +392,7 @@ static void c_longjmp(const char *build)
 	expect_spans(&sc, build, want, 3);
 	expect_children_each(&sc, build, "jump_middle", 1);
 	expect_status_like_parent(&sc, build, "jump_leaf");
+	expect_no_stacktraces(&sc, build);
 	scenario_free(&sc);
 	free(ns);
 }
@@ -446,6 +492,8 @@ Test(scenarios, cxx_exception_through_hooked_functions)
 	expect_spans(&sc, "cxx", want, 3);
 	expect_children_each(&sc, "cxx", "scen::middle", 1);
 	expect_status_like_parent(&sc, "cxx", "scen::inner");
+	expect_stacktraces(&sc, "cxx", "scen::inner", "main",
+	                   (const char *const[]){ "__cxa_throw", "scen::middle", NULL });
 	scenario_free(&sc);
 	free(ns);
 }
@@ -477,6 +525,8 @@ Test(scenarios, rust_panic_caught_by_catch_unwind)
 	};
 	expect_spans(&sc, "rust panic", want, 3);
 	expect_status_like_parent(&sc, "rust panic", "scenario_rust::db::check_row");
+	expect_stacktraces(&sc, "rust panic", "scenario_rust::db::check_row", "scenario_rust::main",
+	                   (const char *const[]){ RUST_INSERT, "scenario_rust::host::module_host::run_reducer", NULL });
 	scenario_free(&sc);
 	free(ns);
 }

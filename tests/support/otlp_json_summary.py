@@ -2,8 +2,11 @@
 """Reads OTLP/JSON lines on stdin with Python's own json parser and prints
 one canonical line per resource attribute and per span, so a C test can
 compare what stdbtel wrote with what it meant, through a parser that is not
-stdbtel's. Checks the OTLP/JSON rules on the way: lowercase hex ids of the
-right length, integer enums, 64-bit integers as decimal strings."""
+stdbtel's. With --attribute KEY it prints instead one "attr SPANID VALUE"
+line per span that has string attribute KEY, the value with backslashes
+and newlines escaped (\\ and \\n) so that it stays on one line. Checks
+the OTLP/JSON rules on the way: lowercase hex ids of the right length,
+integer enums, 64-bit integers as decimal strings."""
 import json
 import re
 import sys
@@ -16,7 +19,20 @@ def value_text(v):
         assert isinstance(x, str) and re.match(r"^-?[0-9]+$", x), x
     return f"{kind}={x}"
 
+def attribute_lines(key):
+    for line in sys.stdin:
+        for rs in json.loads(line)["resourceSpans"]:
+            for ss in rs["scopeSpans"]:
+                for sp in ss["spans"]:
+                    for a in sp.get("attributes", []):
+                        if a["key"] == key:
+                            text = a["value"]["stringValue"].replace("\\", "\\\\").replace("\n", "\\n")
+                            print(f"attr {sp['spanId']} {text}")
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--attribute":
+        attribute_lines(sys.argv[2])
+        return
     for line in sys.stdin:
         doc = json.loads(line)
         for rs in doc["resourceSpans"]:

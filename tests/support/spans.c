@@ -15,10 +15,16 @@
 
 #include "run.h"
 
+/* Debian's python3 when there is one: a version manager's shim on PATH may take seconds to start. */
+static const char *python3(void)
+{
+	return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+}
+
 struct span_line *read_spans(const char *path, size_t *n)
 {
 	char *cmd = NULL;
-	cr_assert_geq(asprintf(&cmd, "python3 '%s/tests/support/otlp_json_summary.py' < '%s'",
+	cr_assert_geq(asprintf(&cmd, "%s '%s/tests/support/otlp_json_summary.py' < '%s'", python3(),
 	                       test_env_path("STDBTEL_SOURCE_ROOT"), path), 0);
 	FILE *p = popen(cmd, "r");
 	cr_assert_not_null(p, "cannot run %s", cmd);
@@ -90,4 +96,64 @@ void traces_setup_end(struct traces_setup *ts)
 	rmdir(ts->dir);
 	unlink(ts->config);
 	free(ts->config);
+}
+
+struct span_attribute *read_span_attribute(const char *path, const char *key, size_t *n)
+{
+	char *cmd = NULL;
+	cr_assert_geq(asprintf(&cmd, "%s '%s/tests/support/otlp_json_summary.py' --attribute '%s' < '%s'", python3(),
+	                       test_env_path("STDBTEL_SOURCE_ROOT"), key, path), 0);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p, "cannot run %s", cmd);
+	size_t cap = 16, count = 0;
+	struct span_attribute *attrs = calloc(cap, sizeof *attrs);
+	cr_assert_not_null(attrs);
+	char *line = NULL;
+	size_t linecap = 0;
+	ssize_t len;
+	while ((len = getline(&line, &linecap, p)) > 0) {
+		if (strncmp(line, "attr ", 5) != 0 || len < 5 + 16 + 1)
+			continue;
+		if (count == cap) {
+			attrs = realloc(attrs, (cap *= 2) * sizeof *attrs);
+			cr_assert_not_null(attrs);
+		}
+		struct span_attribute *a = &attrs[count++];
+		memcpy(a->span, line + 5, 16);
+		a->span[16] = '\0';
+		const char *v = line + 5 + 16 + (line[5 + 16] == ' ');
+		a->value = malloc(strlen(v) + 1);
+		cr_assert_not_null(a->value);
+		size_t o = 0;
+		for (; *v != '\0' && *v != '\n'; v++) {
+			if (*v == '\\' && v[1] == 'n')
+				a->value[o++] = '\n', v++;
+			else if (*v == '\\' && v[1] == '\\')
+				a->value[o++] = '\\', v++;
+			else
+				a->value[o++] = *v;
+		}
+		a->value[o] = '\0';
+	}
+	free(line);
+	int rc = pclose(p);
+	cr_assert_eq(rc, 0, "%s failed (the file is not valid OTLP/JSON lines)", cmd);
+	free(cmd);
+	*n = count;
+	return attrs;
+}
+
+const char *span_attribute_of(const struct span_attribute *attrs, size_t n, const char *span_id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(attrs[i].span, span_id) == 0)
+			return attrs[i].value;
+	return NULL;
+}
+
+void span_attributes_free(struct span_attribute *attrs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(attrs[i].value);
+	free(attrs);
 }

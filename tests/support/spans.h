@@ -28,6 +28,20 @@ size_t count_named(const struct span_line *spans, size_t n, const char *name);
 /* The span with span id id, or NULL. */
 const struct span_line *find_span(const struct span_line *spans, size_t n, const char *id);
 
+/* One span's value of a string attribute. */
+struct span_attribute {
+	char span[17];
+	char *value;
+};
+
+/* Reads the string attribute key of every span of path that has it (count in *n). */
+struct span_attribute *read_span_attribute(const char *path, const char *key, size_t *n);
+
+/* The value for span id span_id, or NULL when that span has none. */
+const char *span_attribute_of(const struct span_attribute *attrs, size_t n, const char *span_id);
+
+void span_attributes_free(struct span_attribute *attrs, size_t n);
+
 /*
  * A config that sends spans to a traces_file in a fresh temporary folder,
  * with every trace sampled; hooks is the [[hook]] part. Undone by
