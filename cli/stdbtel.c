@@ -15,6 +15,7 @@
 
 #include "arch.h"
 #include "config.h"
+#include "interpose_list.h"
 #include "stdbtel_build.h"
 #include "symbol_table.h"
 #include "targets.h"
@@ -80,25 +81,25 @@ static const char *binding_name(uint8_t bind)
  * function's own address: the shim places it within reach, and only
  * reachability of the function's own references is in question here.
  */
-static enum arch_refusal judge_hookable(const struct symbol_table *table, const struct symbol_entry *e,
-                                        char *why, size_t whylen)
+static enum arch_refusal judge_hookable(const struct elf_file *elf, uint64_t value, uint64_t size, char *why,
+                                        size_t whylen)
 {
 	const uint8_t *code;
-	if (e->size == 0)
-		return arch_plan_patch(NULL, 0, e->value, e->value, &(struct arch_patch_plan){ 0 }, why, whylen);
-	if (!elf_code_at(&table->elf, e->value, e->size, &code)) {
+	if (size == 0)
+		return arch_plan_patch(NULL, 0, value, value, &(struct arch_patch_plan){ 0 }, why, whylen);
+	if (!elf_code_at(elf, value, size, &code)) {
 		snprintf(why, whylen, "its bytes are not in an executable section of the file");
 		return ARCH_DECODE_FAILED;
 	}
 	struct arch_patch_plan plan;
-	return arch_plan_patch(code, e->size, e->value, e->value, &plan, why, whylen);
+	return arch_plan_patch(code, size, value, value, &plan, why, whylen);
 }
 
 static void print_symbol_row(const struct symbol_entry *e, void *ctx)
 {
 	const struct symbol_table *table = ctx;
 	char why[256] = "";
-	enum arch_refusal hook = judge_hookable(table, e, why, sizeof why);
+	enum arch_refusal hook = judge_hookable(&table->elf, e->value, e->size, why, sizeof why);
 	printf("%#018llx %8llu  %-6s  %-17s  %s  %s", (unsigned long long)e->value, (unsigned long long)e->size,
 	       binding_name(e->bind), hook == ARCH_HOOKABLE ? "yes" : arch_refusal_name(hook), e->key, e->mangled);
 	if (hook != ARCH_HOOKABLE)
@@ -139,12 +140,19 @@ static void print_check_note(enum log_level level, const char *message, void *ct
 	fprintf(stderr, "stdbtel: %s%s\n", level <= LOG_WARN ? "" : "note: ", message);
 }
 
-/* Resolves every hook of cfg in binary as the main program; returns the problem count. */
+/*
+ * Resolves every hook of cfg in binary, as the main program unless its name
+ * says it is a shared library ("lib....so"), and says how the shim would
+ * hook each function: interposed, patched (with the plan), or not at all
+ * (with the reason, a problem unless the hook is optional). Returns the
+ * problem count.
+ */
 static size_t check_binary(const struct stdbtel_config *cfg, const char *binary)
 {
 	const char *slash = strrchr(binary, '/');
+	const char *name = slash ? slash + 1 : binary;
 	struct target_object object = {
-		.path = binary, .name = slash ? slash + 1 : binary, .bias = 0, .is_main = true,
+		.path = binary, .name = name, .bias = 0, .is_main = strstr(name, ".so") == NULL,
 	};
 	struct target_set set;
 	size_t problems = 0;
@@ -162,7 +170,22 @@ static size_t check_binary(const struct stdbtel_config *cfg, const char *binary)
 	for (size_t i = 0; i < set.count; i++) {
 		const struct target *t = &set.items[i];
 		const struct hook_config *hook = &cfg->hooks[t->hook_index];
-		printf("  %-24s %#014lx  %s\n", hook->span, (unsigned long)t->address, t->key);
+		char why[256] = "", plain[128];
+		snprintf(plain, sizeof plain, "%.*s", (int)strcspn(t->key, "@"), t->key);
+		const char *how;
+		if (hook->via == HOOK_VIA_INTERPOSE || (hook->via == HOOK_VIA_AUTO && !object.is_main && interpose_has(plain))) {
+			how = interpose_has(plain) ? "interposed" : "NOT HOOKABLE";
+			if (!interpose_has(plain))
+				snprintf(why, sizeof why, "via = \"interpose\", but the shim wraps only %s", interpose_names());
+		} else if (judge_hookable(&object.table.elf, t->link_address, t->size, why, sizeof why) == ARCH_HOOKABLE) {
+			how = "patched";
+		} else {
+			how = "NOT HOOKABLE";
+		}
+		if (strcmp(how, "NOT HOOKABLE") == 0 && !hook->optional)
+			problems++;
+		printf("  %-24s %#014lx  %-12s %s%s%s%s\n", hook->span, (unsigned long)t->address, how, t->key,
+		       why[0] ? " (" : "", why, why[0] ? ")" : "");
 	}
 	targets_free(&set);
 	target_objects_close(&object, 1);

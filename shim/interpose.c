@@ -24,30 +24,21 @@
 
 #include "dlopen_search.h"
 #include "hook_engine.h"
+#include "interpose_list.h"
 
 #define STDBTEL_EXPORT __attribute__((visibility("default")))
 #define NOT_ARMED UINT64_MAX
 
-enum wrapper_index {
-	W_ACCEPT, W_ACCEPT4, W_READ, W_RECV, W_RECVFROM, W_RECVMSG,
-	W_WRITE, W_SEND, W_SENDTO, W_SENDMSG, W_WRITEV, W_CLOSE, W_DLOPEN,
-	W_COUNT
-};
+#define AS_INDEX(name) W_##name,
+enum wrapper_index { INTERPOSED_FUNCTIONS(AS_INDEX) W_COUNT };
 
 /* One per wrapper: next is written once (racing writers store the same value). */
+#define AS_WRAPPER(name) [W_##name] = { #name, NULL, NOT_ARMED },
 static struct wrapper {
 	const char *name;
 	void *next;        /* dlsym(RTLD_NEXT, name), on first use */
 	uint64_t target;   /* armed: the hot path's target id; NOT_ARMED otherwise */
-} wrappers[W_COUNT] = {
-	[W_ACCEPT] = { "accept", NULL, NOT_ARMED },     [W_ACCEPT4] = { "accept4", NULL, NOT_ARMED },
-	[W_READ] = { "read", NULL, NOT_ARMED },         [W_RECV] = { "recv", NULL, NOT_ARMED },
-	[W_RECVFROM] = { "recvfrom", NULL, NOT_ARMED }, [W_RECVMSG] = { "recvmsg", NULL, NOT_ARMED },
-	[W_WRITE] = { "write", NULL, NOT_ARMED },       [W_SEND] = { "send", NULL, NOT_ARMED },
-	[W_SENDTO] = { "sendto", NULL, NOT_ARMED },     [W_SENDMSG] = { "sendmsg", NULL, NOT_ARMED },
-	[W_WRITEV] = { "writev", NULL, NOT_ARMED },     [W_CLOSE] = { "close", NULL, NOT_ARMED },
-	[W_DLOPEN] = { "dlopen", NULL, NOT_ARMED },
-};
+} wrappers[W_COUNT] = { INTERPOSED_FUNCTIONS(AS_WRAPPER) };
 
 /* libstdbtel.so's own mapped range: calls from there are the shim's own. Set at the first arm. */
 static uintptr_t shim_lo, shim_len;
@@ -68,19 +59,6 @@ static void *next_definition(enum wrapper_index i)
 static inline bool from_the_shim(const void *return_address)
 {
 	return (uintptr_t)return_address - shim_lo < shim_len;
-}
-
-bool interpose_has(const char *name)
-{
-	for (int i = 0; i < W_COUNT; i++)
-		if (strcmp(wrappers[i].name, name) == 0)
-			return true;
-	return false;
-}
-
-const char *interpose_names(void)
-{
-	return "accept, accept4, read, recv, recvfrom, recvmsg, write, send, sendto, sendmsg, writev, close, dlopen";
 }
 
 static int find_shim_range(struct dl_phdr_info *info, size_t size, void *data)
@@ -163,28 +141,28 @@ void interpose_set_dlopen_observer(void (*fn)(void))
 		return r;                                                                            \
 	}
 
-WRAP(W_ACCEPT, int, accept, (int fd, struct sockaddr *addr, socklen_t *len), (fd, addr, len),
+WRAP(W_accept, int, accept, (int fd, struct sockaddr *addr, socklen_t *len), (fd, addr, len),
      fd, addr, len, 0, 0, 0)
-WRAP(W_ACCEPT4, int, accept4, (int fd, struct sockaddr *addr, socklen_t *len, int flags),
+WRAP(W_accept4, int, accept4, (int fd, struct sockaddr *addr, socklen_t *len, int flags),
      (fd, addr, len, flags), fd, addr, len, flags, 0, 0)
-WRAP(W_READ, ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n), fd, buf, n, 0, 0, 0)
-WRAP(W_RECV, ssize_t, recv, (int fd, void *buf, size_t n, int flags), (fd, buf, n, flags),
+WRAP(W_read, ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n), fd, buf, n, 0, 0, 0)
+WRAP(W_recv, ssize_t, recv, (int fd, void *buf, size_t n, int flags), (fd, buf, n, flags),
      fd, buf, n, flags, 0, 0)
-WRAP(W_RECVFROM, ssize_t, recvfrom,
+WRAP(W_recvfrom, ssize_t, recvfrom,
      (int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *len),
      (fd, buf, n, flags, addr, len), fd, buf, n, flags, addr, len)
-WRAP(W_RECVMSG, ssize_t, recvmsg, (int fd, struct msghdr *msg, int flags), (fd, msg, flags),
+WRAP(W_recvmsg, ssize_t, recvmsg, (int fd, struct msghdr *msg, int flags), (fd, msg, flags),
      fd, msg, flags, 0, 0, 0)
-WRAP(W_WRITE, ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n), fd, buf, n, 0, 0, 0)
-WRAP(W_SEND, ssize_t, send, (int fd, const void *buf, size_t n, int flags), (fd, buf, n, flags),
+WRAP(W_write, ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n), fd, buf, n, 0, 0, 0)
+WRAP(W_send, ssize_t, send, (int fd, const void *buf, size_t n, int flags), (fd, buf, n, flags),
      fd, buf, n, flags, 0, 0)
-WRAP(W_SENDTO, ssize_t, sendto,
+WRAP(W_sendto, ssize_t, sendto,
      (int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr, socklen_t len),
      (fd, buf, n, flags, addr, len), fd, buf, n, flags, addr, len)
-WRAP(W_SENDMSG, ssize_t, sendmsg, (int fd, const struct msghdr *msg, int flags), (fd, msg, flags),
+WRAP(W_sendmsg, ssize_t, sendmsg, (int fd, const struct msghdr *msg, int flags), (fd, msg, flags),
      fd, msg, flags, 0, 0, 0)
-WRAP(W_WRITEV, ssize_t, writev, (int fd, const struct iovec *iov, int n), (fd, iov, n), fd, iov, n, 0, 0, 0)
-WRAP(W_CLOSE, int, close, (int fd), (fd), fd, 0, 0, 0, 0, 0)
+WRAP(W_writev, ssize_t, writev, (int fd, const struct iovec *iov, int n), (fd, iov, n), fd, iov, n, 0, 0, 0)
+WRAP(W_close, int, close, (int fd), (fd), fd, 0, 0, 0, 0, 0)
 
 /* ---- dlopen: open as the caller would have, then hook what it mapped ---- */
 
@@ -314,13 +292,13 @@ static bool path_as_caller(const char *file, const void *caller, char *out, size
 
 STDBTEL_EXPORT void *dlopen(const char *file, int mode)
 {
-	void *(*next)(const char *, int) = (void *(*)(const char *, int))next_definition(W_DLOPEN);
+	void *(*next)(const char *, int) = (void *(*)(const char *, int))next_definition(W_dlopen);
 	if (__builtin_expect(next == NULL, 0))
 		return NULL;
 	const void *caller = __builtin_return_address(0);
 	char path[PATH_MAX];
 	const char *name = from_the_shim(caller) || !path_as_caller(file, caller, path, sizeof path) ? file : path;
-	uint64_t target = __atomic_load_n(&wrappers[W_DLOPEN].target, __ATOMIC_RELAXED);
+	uint64_t target = __atomic_load_n(&wrappers[W_dlopen].target, __ATOMIC_RELAXED);
 	struct hook_call *call = NULL;
 	if (target != NOT_ARMED && !from_the_shim(caller)) {
 		struct hook_regs regs = { .rdi = U64(file), .rsi = U64(mode) };

@@ -34,8 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* True when the shim defines a wrapper for the C function name. */
-bool interpose_has(const char *name);
+#include "interpose_list.h" /* interpose_has, interpose_names */
 
 /*
  * Makes the wrapper for name time its calls as target_id (the id the hot
@@ -43,9 +42,6 @@ bool interpose_has(const char *name);
  * wrapper or it is armed already (then the message says which).
  */
 int interpose_arm(const char *name, uint64_t target_id, char *why, size_t whysz);
-
-/* The wrapper names, comma-separated, for messages. */
-const char *interpose_names(void);
 
 /*
  * fn runs after every dlopen that returned a handle, on the thread that

@@ -121,6 +121,35 @@ Test(cli, check_resolves_hooks_in_a_binary)
 	run_result_free(&r);
 }
 
+Test(cli, check_says_how_each_function_would_be_hooked)
+{
+	/* In a program: its functions are patched (with the plan). In libc: a
+	 * function the shim wraps is interposed unless via says patch, and a
+	 * required hook that cannot be served fails the check. */
+	char *program = write_temp_file("[[hook]]\nsymbol = \"db_insert\"\n", ".toml");
+	struct run_result r = cli("check", program, test_env_path("STDBTEL_TARGET_C_PIE"));
+	cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert_eq(count_lines_containing(r.out, "patched      db_insert (patch +0x0.."), 1, "stdout: %s", r.out);
+	run_result_free(&r);
+
+	const char *libc = "/lib/x86_64-linux-gnu/libc.so.6";
+	char *library = write_temp_file("[[hook]]\nsymbol = \"write\"\nobject = \"libc.so*\"\n"
+	                                "[[hook]]\nsymbol = \"read\"\nobject = \"libc.so*\"\nvia = \"patch\"\n"
+	                                "[[hook]]\nsymbol = \"getpid\"\nobject = \"libc.so*\"\nvia = \"interpose\"\n",
+	                                ".toml");
+	r = cli("check", library, libc);
+	cr_assert_eq(r.status, 1, "getpid cannot be interposed: stdout: %s", r.out);
+	cr_assert_eq(count_lines_containing(r.out, "interposed   write"), 1, "stdout: %s", r.out);
+	cr_assert_eq(count_lines_containing(r.out, "patched      read (patch"), 1, "stdout: %s", r.out);
+	cr_assert_eq(count_lines_containing(r.out, "NOT HOOKABLE getpid (via = \"interpose\", but the shim wraps only"), 1,
+	             "stdout: %s", r.out);
+	run_result_free(&r);
+	unlink(program);
+	unlink(library);
+	free(program);
+	free(library);
+}
+
 Test(cli, check_fails_on_an_unresolved_symbol)
 {
 	char *config = write_temp_file("[[hook]]\nsymbol = \"db_insert\"\n[[hook]]\nsymbol = \"gone\"\n", ".toml");
