@@ -127,14 +127,54 @@ Test(preload, disabled_telemetry_is_silent)
 	run_result_free(&r);
 }
 
+/* Runs c_target with C_TARGET_SELF_CHECK under config text and returns the self-check line. */
+static char *self_check_line(const char *config_text, struct run_result *r)
+{
+	char *config = write_temp_file(config_text, ".toml");
+	*r = run_target("STDBTEL_TARGET_C_PIE", config, true, "C_TARGET_SELF_CHECK=1");
+	unlink(config);
+	free(config);
+	cr_assert_eq(r->status, 0, "stderr:\n%s", r->err);
+	const char *line = strstr(r->out, "db_insert starts ");
+	cr_assert_not_null(line, "no self-check line: %s", r->out);
+	return strndup(line, strcspn(line, "\n"));
+}
+
 Test(preload, other_processes_stay_inert)
 {
-	struct run_result r = run_unchanged("STDBTEL_TARGET_C_PIE",
-		"[telemetry]\nenabled = true\nlog_level = \"debug\"\nprocesses = [\"spacetimedb-standalone\"]\n"
-		"[[hook]]\nsymbol = \"db_insert\"\n");
+	/* A process "processes" does not name: no patch, no thread, no file, one debug note. */
+	struct traces_setup ts;
+	traces_setup_begin(&ts, "");
+	char *text = NULL;
+	cr_assert_geq(asprintf(&text, "[telemetry]\nenabled = true\nlog_level = \"debug\"\nprocesses = [\"spacetimedb-standalone\"]\n"
+	                              "traces_file = \"%s\"\n[[hook]]\nsymbol = \"db_insert\"\n", ts.traces), 0);
+	struct run_result plain = run_target("STDBTEL_TARGET_C_PIE", NULL, false, "C_TARGET_SELF_CHECK=1");
+	struct run_result r;
+	char *inert = self_check_line(text, &r);
+	const char *plain_line = strstr(plain.out, "db_insert starts ");
+	cr_assert_not_null(plain_line);
+	cr_assert_eq(strncmp(inert, plain_line, strlen(inert)), 0, "under the shim: %s\nwithout: %.*s", inert,
+	             (int)strcspn(plain_line, "\n"), plain_line);
+	cr_assert_not_null(strstr(inert, "; 1 threads"), "%s", inert);
+	cr_assert_neq(access(ts.traces, F_OK), 0, "an inert shim wrote %s", ts.traces);
 	cr_assert_eq(count_lines_containing(r.err, "resolved"), 0, "stderr:\n%s", r.err);
 	cr_assert_eq(count_lines_containing(r.err, "is not in \"processes\""), 1, "stderr:\n%s", r.err);
 	run_result_free(&r);
+	free(inert);
+
+	/* The control: the same config for this process patches, starts the exporter and writes the file. */
+	free(text);
+	cr_assert_geq(asprintf(&text, "[telemetry]\nenabled = true\nprocesses = [\"c_target_*\"]\n"
+	                              "traces_file = \"%s\"\n[[hook]]\nsymbol = \"db_insert\"\n", ts.traces), 0);
+	char *active = self_check_line(text, &r);
+	cr_assert_neq(strncmp(active, plain_line, strlen(active)), 0, "db_insert's first bytes did not change: %s", active);
+	cr_assert_not_null(strstr(active, "; 2 threads"), "the exporter thread: %s", active);
+	cr_assert_eq(access(ts.traces, F_OK), 0, "no %s written", ts.traces);
+	run_result_free(&r);
+	run_result_free(&plain);
+	free(active);
+	free(text);
+	traces_setup_end(&ts);
 }
 
 /* The address the target printed for name ("name=0x..."). */

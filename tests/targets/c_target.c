@@ -7,8 +7,11 @@
  * Usage: c_target [N]   runs N rounds of inserts and selects (default 3),
  * prints a summary line, and exits with status 0.
  * With C_TARGET_PRINT_ADDRESSES=1 it also prints its functions' addresses,
- * so a test can compare them with what the shim resolved.
+ * so a test can compare them with what the shim resolved. With
+ * C_TARGET_SELF_CHECK=1 it prints the first bytes of db_insert and how many
+ * threads it has, so a test sees whether anything patched or started.
  */
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +74,18 @@ int main(int argc, char **argv)
 	if (print != NULL && strcmp(print, "1") == 0)
 		printf("db_insert=%p db_select=%p row_hash=%p\n", (void *)db_insert, (void *)db_select,
 		       (void *)row_hash);
+	const char *check = getenv("C_TARGET_SELF_CHECK");
+	if (check != NULL && strcmp(check, "1") == 0) {
+		const unsigned char *code = (const unsigned char *)(void *)db_insert;
+		int threads = 0;
+		DIR *d = opendir("/proc/self/task");
+		for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
+			threads += e->d_name[0] != '.';
+		if (d != NULL)
+			closedir(d);
+		printf("db_insert starts %02x %02x %02x %02x %02x %02x %02x %02x %02x; %d threads\n", code[0], code[1],
+		       code[2], code[3], code[4], code[5], code[6], code[7], code[8], threads);
+	}
 	printf("c_target: %u rounds, %zu rows selected\n", rounds, selected);
 	return 0;
 }
