@@ -19,7 +19,18 @@
  * "fork_target: ROLE pid=N" on stderr, so a test can tell whose spans are
  * whose. Every process exits through exit(): with status 0 when it and its
  * descendants did what they were asked, 1 otherwise.
+ *
+ * Before each fork it waits (at most ~2 s) until its other threads (the
+ * shim's exporter) are asleep: GCC 12's AddressSanitizer runtime does not
+ * lock its allocator around fork, so a child forked while another thread
+ * is inside it (a new thread's start-up allocates there) deadlocks at its
+ * first allocation. glibc's own fork makes malloc safe, so without ASan
+ * the wait changes nothing; the exporter's first drain comes 200 ms after
+ * it starts, so its records are still undrained at fork either way.
  */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -51,6 +62,36 @@ static void *worker(void *times)
 	return (void *)(uintptr_t)call_work((unsigned)(uintptr_t)times);
 }
 
+/* Waits until every other thread is asleep (state S), polling; gives up after ~2 s. */
+static void wait_for_other_threads_to_sleep(void)
+{
+	for (int tries = 0; tries < 4000; tries++) {
+		bool asleep = true;
+		DIR *dir = opendir("/proc/self/task");
+		if (dir == NULL)
+			return;
+		for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+			if (e->d_name[0] == '.' || atoi(e->d_name) == gettid())
+				continue;
+			char path[300], stat[512];
+			snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue; /* gone */
+			ssize_t n = read(fd, stat, sizeof stat - 1);
+			close(fd);
+			stat[n > 0 ? n : 0] = '\0';
+			const char *paren = strrchr(stat, ')'); /* "tid (comm) S ..." */
+			if (paren != NULL && paren[1] == ' ' && paren[2] != 'S')
+				asleep = false;
+		}
+		closedir(dir);
+		if (asleep)
+			return;
+		usleep(500);
+	}
+}
+
 /* Waits for pid; true when it exited with status 0. */
 static bool exited_cleanly(pid_t pid)
 {
@@ -71,6 +112,7 @@ static int child_part(unsigned c, unsigned g)
 	bool ok = true;
 	if (g > 0) {
 		fflush(stdout);
+		wait_for_other_threads_to_sleep();
 		pid_t pid = fork();
 		if (pid == 0) {
 			say_pid("grandchild");
@@ -88,6 +130,7 @@ static int child_part(unsigned c, unsigned g)
 __attribute__((noipa)) static pid_t fork_and_run_child(unsigned c, unsigned g, int *child_status)
 {
 	fflush(stdout);
+	wait_for_other_threads_to_sleep();
 	pid_t pid = fork();
 	if (pid == 0)
 		*child_status = child_part(c, g);
