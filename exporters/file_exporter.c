@@ -242,12 +242,18 @@ bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_s
 {
 	if (fx.running || cfg->traces_file == NULL)
 		return false;
-	int fd = open(cfg->traces_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	/* O_NONBLOCK: opening a FIFO nobody reads would otherwise block the
+	 * host's start-up here. Writes then block only this thread (stop is
+	 * bounded), so the flag is cleared again. */
+	int fd = open(cfg->traces_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
 	if (fd < 0) {
 		log_write(LOG_WARN, "cannot open traces_file %s: %s; tracing without a file", cfg->traces_file,
-		          strerror(errno));
+		          errno == ENXIO ? "a FIFO with no reader" : strerror(errno));
 		return false;
 	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	/* Room for every target the process may hook: dlopen appends while the
 	 * thread reads (file_exporter_add_targets), so the array never moves. */
 	struct otlp_target *ot = calloc(TARGETS_MAX, sizeof *ot);

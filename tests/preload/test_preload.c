@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "run.h"
@@ -386,4 +388,79 @@ Test(preload, error_rule_sets_error_status)
 	free(spans);
 	traces_setup_end(&ts);
 	run_result_free(&r);
+}
+
+/* ---- a traces_file that blocks: the host must neither hang at start nor at exit ---- */
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static char *fifo_config(const char *fifo)
+{
+	char *text = NULL;
+	cr_assert_geq(asprintf(&text, "[telemetry]\nenabled = true\ntraces_file = \"%s\"\n"
+	                              "[telemetry.sampling]\ntraces_per_second = 100000\n"
+	                              "[[hook]]\nsymbol = \"db_insert\"\n[[hook]]\nsymbol = \"db_select\"\n"
+	                              "[[hook]]\nsymbol = \"row_hash\"\n", fifo), 0);
+	char *config = write_temp_file(text, ".toml");
+	free(text);
+	return config;
+}
+
+Test(preload, traces_file_fifo_without_reader_is_one_line_at_start)
+{
+	char dir[] = "/tmp/stdbtel-fifo-XXXXXX", fifo[64];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(fifo, sizeof fifo, "%s/traces", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	char *config = fifo_config(fifo);
+	struct run_result plain = run_target_rounds("STDBTEL_TARGET_C_PIE", "50", NULL, false, NULL);
+	struct run_result shim = run_target_rounds("STDBTEL_TARGET_C_PIE", "50", config, true, NULL);
+	cr_assert_eq(shim.status, 0, "stderr:\n%s", shim.err);
+	cr_assert(same_output_but_addresses(shim.out, plain.out), "stdout changed:\n%s", shim.out);
+	cr_assert_eq(count_lines_containing(shim.err, "cannot open traces_file"), 1, "stderr:\n%s", shim.err);
+	cr_assert_eq(count_lines_containing(shim.err, "a FIFO with no reader"), 1, "stderr:\n%s", shim.err);
+	unlink(config);
+	free(config);
+	unlink(fifo);
+	rmdir(dir);
+	run_result_free(&plain);
+	run_result_free(&shim);
+}
+
+Test(preload, traces_file_that_stops_reading_delays_exit_at_most_the_stop_timeout)
+{
+	char dir[] = "/tmp/stdbtel-fifo-XXXXXX", fifo[64];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(fifo, sizeof fifo, "%s/traces", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	/* A reader that never reads: the pipe (64 KiB) fills and the exporter's write blocks. */
+	int reader = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	cr_assert_geq(reader, 0);
+	char *config = fifo_config(fifo);
+	const char *rounds = "2000"; /* thousands of spans: far more than the pipe holds */
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct run_result plain = run_target_rounds("STDBTEL_TARGET_C_PIE", rounds, NULL, false, NULL);
+	double plain_s = seconds_since(&t0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct run_result shim = run_target_rounds("STDBTEL_TARGET_C_PIE", rounds, config, true, NULL);
+	double shim_s = seconds_since(&t0);
+	close(reader);
+	cr_assert_eq(shim.status, 0, "stderr:\n%s", shim.err);
+	cr_assert(same_output_but_addresses(shim.out, plain.out), "stdout changed:\n%s", shim.out);
+	cr_assert_eq(count_lines_containing(shim.err, "exporter did not finish within 2000 ms"), 1, "stderr:\n%s",
+	             shim.err);
+	/* the stop timeout (2 s) plus start-up and slack; a hang would be the test's timeout */
+	cr_assert_lt(shim_s, plain_s + 4.0, "exit took %.2f s (%.2f s without the shim)", shim_s, plain_s);
+	unlink(config);
+	free(config);
+	unlink(fifo);
+	rmdir(dir);
+	run_result_free(&plain);
+	run_result_free(&shim);
 }
