@@ -300,6 +300,11 @@ bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_s
  * closes it in a child that execs (whose new image loads the shim afresh).
  * A child that execs right away pays this one thread creation for nothing;
  * posix_spawn and vfork run no atfork handlers, so they cost nothing.
+ * Known limit: pthread_create takes the loader's dl_load_tls_lock, which
+ * glibc's fork reinitialises in the child only in recent releases (the
+ * older fork.c resets dl_load_lock alone); with such a glibc, a fork
+ * made while another thread holds that lock (inside dlopen or dlclose)
+ * leaves the child hung here, as it would any child that creates a thread.
  */
 bool file_exporter_after_fork_child(void)
 {
