@@ -276,13 +276,20 @@ void hook_engine_reap_dead(uint64_t sp)
 	t->guard = 0;
 }
 
-__attribute__((used)) uintptr_t stdbtel_hook_enter(const struct hook_site *site, struct hook_regs *regs)
+/*
+ * The entry of a timed call, shared by the stub (stdbtel_hook_enter) and
+ * the C wrappers (hook_engine_call_begin): under the guard, reaps the dead
+ * frames below sp, fills the next frame (ra, rbx and trampoline are the
+ * stub's; a wrapper passes 0) and publishes it if the enter handler times
+ * the call. Returns the frame, or NULL when the call runs untimed.
+ */
+static inline __attribute__((always_inline)) struct hook_frame *
+push_frame(struct hook_thread *t, uint64_t id, uint64_t sp, const struct hook_regs *regs, uint64_t ra,
+           uint64_t rbx, uint64_t trampoline)
 {
-	struct hook_thread *t = &hook_tls;
-	uint64_t sp = (uintptr_t)regs + REGS_TO_SP;
 	if (t->guard) {
 		t->stats.reentries++;
-		goto untimed;
+		return NULL;
 	}
 	t->guard = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -292,16 +299,14 @@ __attribute__((used)) uintptr_t stdbtel_hook_enter(const struct hook_site *site,
 		reap_at_entry(t, sp);
 	hook_enter_fn en = __atomic_load_n(&enter_handler, __ATOMIC_ACQUIRE);
 	struct hook_frame *f = NULL;
-	if (!en || !frame_available(t)) {
-		/* untimed (counted by frame_available) */
-	} else {
+	if (en && frame_available(t)) { /* else untimed (frame_available counts a missing stack) */
 		f = &t->frames[t->depth];
-		f->ra = *(const uint64_t *)(uintptr_t)(sp - 8);
-		f->rbx = regs->rbx;
-		f->trampoline = site->trampoline;
-		f->call.id = site->id;
+		f->ra = ra;
+		f->rbx = rbx;
+		f->trampoline = trampoline;
+		f->call.id = id;
 		f->call.sp = sp;
-		f->call.return_address = f->ra;
+		f->call.return_address = ra;
 		f->call.depth = t->depth;
 		if (en(&f->call, regs)) {
 			__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -313,10 +318,17 @@ __attribute__((used)) uintptr_t stdbtel_hook_enter(const struct hook_site *site,
 	*errno_loc = saved_errno;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	t->guard = 0;
+	return f;
+}
+
+__attribute__((used)) uintptr_t stdbtel_hook_enter(const struct hook_site *site, struct hook_regs *regs)
+{
+	uint64_t sp = (uintptr_t)regs + REGS_TO_SP;
+	uint64_t ra = *(const uint64_t *)(uintptr_t)(sp - 8);
+	struct hook_frame *f = push_frame(&hook_tls, site->id, sp, regs, ra, regs->rbx, site->trampoline);
 	if (f)
 		return (uintptr_t)f;
-untimed:
-	/* The stub jumps to the address left in the site slot. */
+	/* Untimed: the stub jumps to the address left in the site slot. */
 	*(uint64_t *)(uintptr_t)(sp - 16) = site->trampoline;
 	return 0;
 }
@@ -355,39 +367,7 @@ __attribute__((used)) void stdbtel_hook_exit(struct hook_frame *f, const struct 
  */
 __attribute__((used)) struct hook_call *hook_engine_call_begin(uint64_t id, uint64_t sp, const struct hook_regs *regs)
 {
-	struct hook_thread *t = &hook_tls;
-	if (t->guard) {
-		t->stats.reentries++;
-		return NULL;
-	}
-	t->guard = 1;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	int saved_errno = errno;
-	if (t->depth > 0 && t->frames[t->depth - 1].call.sp <= sp)
-		reap_at_entry(t, sp);
-	hook_enter_fn en = __atomic_load_n(&enter_handler, __ATOMIC_ACQUIRE);
-	struct hook_frame *f = NULL;
-	if (!en || !frame_available(t)) {
-		/* untimed (counted by frame_available) */
-	} else {
-		f = &t->frames[t->depth];
-		f->ra = 0;
-		f->rbx = 0;
-		f->trampoline = 0;
-		f->call.id = id;
-		f->call.sp = sp;
-		f->call.return_address = 0;
-		f->call.depth = t->depth;
-		if (en(&f->call, regs)) {
-			__atomic_signal_fence(__ATOMIC_SEQ_CST);
-			t->depth++; /* published */
-		} else {
-			f = NULL;
-		}
-	}
-	errno = saved_errno;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	t->guard = 0;
+	struct hook_frame *f = push_frame(&hook_tls, id, sp, regs, 0, 0, 0);
 	return f != NULL ? &f->call : NULL;
 }
 
