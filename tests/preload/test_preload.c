@@ -399,56 +399,65 @@ static double seconds_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static char *fifo_config(const char *fifo)
+/* A FIFO in a fresh folder and a config that sends every span there; undone by fifo_setup_end. */
+struct fifo_setup {
+	char dir[32];
+	char fifo[64];
+	char *config;
+};
+
+static void fifo_setup_begin(struct fifo_setup *fs)
 {
+	snprintf(fs->dir, sizeof fs->dir, "/tmp/stdbtel-fifo-XXXXXX");
+	cr_assert_not_null(mkdtemp(fs->dir));
+	snprintf(fs->fifo, sizeof fs->fifo, "%s/traces", fs->dir);
+	cr_assert_eq(mkfifo(fs->fifo, 0600), 0);
 	char *text = NULL;
 	cr_assert_geq(asprintf(&text, "[telemetry]\nenabled = true\ntraces_file = \"%s\"\n"
 	                              "[telemetry.sampling]\ntraces_per_second = 100000\n"
 	                              "[[hook]]\nsymbol = \"db_insert\"\n[[hook]]\nsymbol = \"db_select\"\n"
-	                              "[[hook]]\nsymbol = \"row_hash\"\n", fifo), 0);
-	char *config = write_temp_file(text, ".toml");
+	                              "[[hook]]\nsymbol = \"row_hash\"\n", fs->fifo), 0);
+	fs->config = write_temp_file(text, ".toml");
 	free(text);
-	return config;
+}
+
+static void fifo_setup_end(struct fifo_setup *fs)
+{
+	unlink(fs->config);
+	free(fs->config);
+	unlink(fs->fifo);
+	rmdir(fs->dir);
 }
 
 Test(preload, traces_file_fifo_without_reader_is_one_line_at_start)
 {
-	char dir[] = "/tmp/stdbtel-fifo-XXXXXX", fifo[64];
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(fifo, sizeof fifo, "%s/traces", dir);
-	cr_assert_eq(mkfifo(fifo, 0600), 0);
-	char *config = fifo_config(fifo);
+	struct fifo_setup fs;
+	fifo_setup_begin(&fs);
 	struct run_result plain = run_target_rounds("STDBTEL_TARGET_C_PIE", "50", NULL, false, NULL);
-	struct run_result shim = run_target_rounds("STDBTEL_TARGET_C_PIE", "50", config, true, NULL);
+	struct run_result shim = run_target_rounds("STDBTEL_TARGET_C_PIE", "50", fs.config, true, NULL);
 	cr_assert_eq(shim.status, 0, "stderr:\n%s", shim.err);
 	cr_assert(same_output_but_addresses(shim.out, plain.out), "stdout changed:\n%s", shim.out);
 	cr_assert_eq(count_lines_containing(shim.err, "cannot open traces_file"), 1, "stderr:\n%s", shim.err);
 	cr_assert_eq(count_lines_containing(shim.err, "a FIFO with no reader"), 1, "stderr:\n%s", shim.err);
-	unlink(config);
-	free(config);
-	unlink(fifo);
-	rmdir(dir);
+	fifo_setup_end(&fs);
 	run_result_free(&plain);
 	run_result_free(&shim);
 }
 
 Test(preload, traces_file_that_stops_reading_delays_exit_at_most_the_stop_timeout)
 {
-	char dir[] = "/tmp/stdbtel-fifo-XXXXXX", fifo[64];
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(fifo, sizeof fifo, "%s/traces", dir);
-	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	struct fifo_setup fs;
+	fifo_setup_begin(&fs);
 	/* A reader that never reads: the pipe (64 KiB) fills and the exporter's write blocks. */
-	int reader = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int reader = open(fs.fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	cr_assert_geq(reader, 0);
-	char *config = fifo_config(fifo);
 	const char *rounds = "2000"; /* thousands of spans: far more than the pipe holds */
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct run_result plain = run_target_rounds("STDBTEL_TARGET_C_PIE", rounds, NULL, false, NULL);
 	double plain_s = seconds_since(&t0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	struct run_result shim = run_target_rounds("STDBTEL_TARGET_C_PIE", rounds, config, true, NULL);
+	struct run_result shim = run_target_rounds("STDBTEL_TARGET_C_PIE", rounds, fs.config, true, NULL);
 	double shim_s = seconds_since(&t0);
 	close(reader);
 	cr_assert_eq(shim.status, 0, "stderr:\n%s", shim.err);
@@ -457,10 +466,7 @@ Test(preload, traces_file_that_stops_reading_delays_exit_at_most_the_stop_timeou
 	             shim.err);
 	/* the stop timeout (2 s) plus start-up and slack; a hang would be the test's timeout */
 	cr_assert_lt(shim_s, plain_s + 4.0, "exit took %.2f s (%.2f s without the shim)", shim_s, plain_s);
-	unlink(config);
-	free(config);
-	unlink(fifo);
-	rmdir(dir);
+	fifo_setup_end(&fs);
 	run_result_free(&plain);
 	run_result_free(&shim);
 }

@@ -316,7 +316,8 @@ static HOOKED long jump_after(long total)
 	return total * 2 + 1;
 }
 
-static void scenario_longjmp(long n)
+/* n calls of jump_middle, a longjmp back here out of every third; returns a total of the results. */
+static long longjmp_loop(long n)
 {
 	volatile long total = 0;
 	for (volatile long i = 0; i < n; i++) {
@@ -326,22 +327,19 @@ static void scenario_longjmp(long n)
 		else
 			total += 1000L * jumped;
 	}
+	return total;
+}
+
+static void scenario_longjmp(long n)
+{
+	long total = longjmp_loop(n);
 	printf("longjmp %ld: total %ld after %ld\n", n, total, jump_after(total));
 }
 
 /* The same loop in a thread that exits right after its last longjmp, with no hooked call after it. */
 static void *longjmp_thread_main(void *arg)
 {
-	long n = *(long *)arg;
-	volatile long total = 0;
-	for (volatile long i = 0; i < n; i++) {
-		int jumped = setjmp(jump_target);
-		if (jumped == 0)
-			total += jump_middle(i);
-		else
-			total += 1000L * jumped;
-	}
-	*(long *)arg = total;
+	*(long *)arg = longjmp_loop(*(long *)arg);
 	return NULL;
 }
 
