@@ -427,3 +427,25 @@ Test(ring, a_pair_is_published_together_or_not_at_all)
 	expect_record(&out[1], 8);
 	ring_destroy(&r);
 }
+
+Test(ring, discard_empties_and_forgets_drops)
+{
+	struct ring r;
+	cr_assert_eq(ring_init(&r, 4), 0);
+	for (uint64_t seq = 1; seq <= 4; seq++)
+		push(&r, seq);
+	cr_assert_null(ring_reserve(&r), "full");
+	cr_assert_eq(ring_dropped(&r), 1);
+	struct span_record out[4];
+	cr_assert_eq(ring_consume(&r, out, 1), 1);
+	cr_assert_eq(ring_discard(&r), 3, "the three records not consumed yet");
+	cr_assert_eq(ring_dropped(&r), 0);
+	cr_assert_eq(ring_consume(&r, out, 4), 0, "nothing left to read");
+	/* the ring works on: a full capacity again, in order */
+	for (uint64_t seq = 10; seq < 14; seq++)
+		push(&r, seq);
+	cr_assert_eq(ring_consume(&r, out, 4), 4);
+	for (int i = 0; i < 4; i++)
+		expect_record(&out[i], 10 + (uint64_t)i);
+	ring_destroy(&r);
+}
