@@ -25,8 +25,8 @@
  *   plus one if N > T_(s+1). The top bits alone are not enough: e.g. m in
  *   (2^(1/8), 1.125) = (1.0905.., 1.125) has s = 0 but belongs to j = 1.
  *
- * Hence index = 8e - 1 + s + (N != 2^63) + (N > upper[s]), where upper[s] =
- * B_(s+1) and upper[7] = UINT64_MAX stands for T_8 = 2^64, which no N
+ * Hence index = 8e - 1 + s + (N != 2^63) + (N > histogram_upper[s]), where histogram_upper[s] =
+ * B_(s+1) and histogram_upper[7] = UINT64_MAX stands for T_8 = 2^64, which no N
  * exceeds. One table load, two compares, no floating point.
  *
  * Writes: one thread records into a histogram with relaxed atomic
@@ -40,11 +40,12 @@
 #include <stdbool.h>
 
 /*
- * upper[s] = floor(2^((s+1)/8) * 2^63) for s = 0..6: the first boundary
- * above the top-bits sub-bucket s, derived as the integer 8th root of
- * 2^(504 + s + 1). upper[7] is the octave's end (2^64), never exceeded.
+ * histogram_upper[s] = floor(2^((s+1)/8) * 2^63) for s = 0..6: the first
+ * boundary above the top-bits sub-bucket s, derived as the integer 8th root
+ * of 2^(504 + s + 1). histogram_upper[7] is the octave's end (2^64), never
+ * exceeded. Read by histogram_index_of (histogram.h).
  */
-static const uint64_t upper[8] = {
+const uint64_t histogram_upper[8] = {
 	0x8b95c1e3ea8bd6e6u, /* 2^(1/8) = 1.0905077326652577 */
 	0x9837f0518db8a96fu, /* 2^(2/8) = 1.1892071150027210 */
 	0xa5fed6a9b15138eau, /* 2^(3/8) = 1.2968395546510096 */
@@ -55,25 +56,13 @@ static const uint64_t upper[8] = {
 	UINT64_MAX,
 };
 
-/* The index of v > 0; inlined into histogram_record. */
-static inline __attribute__((always_inline)) int32_t index_of(uint64_t v)
-{
-	int lz = __builtin_clzll(v);
-	int32_t e = 63 - lz;
-	uint64_t n = v << lz;
-	uint32_t s = (uint32_t)(n >> 60) & 7;
-
-	return (e << HISTOGRAM_SCALE) - 1 + (int32_t)s
-		+ (n != (UINT64_C(1) << 63)) + (n > upper[s]);
-}
-
 int32_t histogram_index(uint64_t value_ns)
 {
 	/* The contract is value > 0; answer the lowest bucket for 0 rather
 	 * than shift by an undefined clz. */
 	if (value_ns == 0)
 		return HISTOGRAM_OFFSET;
-	return index_of(value_ns);
+	return histogram_index_of(value_ns);
 }
 
 /* Single-writer updates: no RMW instruction, but visible atomically. */
@@ -89,24 +78,6 @@ void histogram_reset(struct histogram *h)
 	STORE(&h->zero_count, 0);
 	for (int i = 0; i < HISTOGRAM_BUCKETS; i++)
 		STORE(&h->buckets[i], 0);
-}
-
-void histogram_record(struct histogram *h, uint64_t value_ns)
-{
-	/* count first: a reader may see the call counted before its bucket
-	 * (the header allows that), never a bucket ahead of count. */
-	STORE(&h->count, LOAD(&h->count) + 1);
-	STORE(&h->sum_ns, LOAD(&h->sum_ns) + value_ns);
-	if (value_ns < LOAD(&h->min_ns))
-		STORE(&h->min_ns, value_ns);
-	if (value_ns > LOAD(&h->max_ns))
-		STORE(&h->max_ns, value_ns);
-	if (__builtin_expect(value_ns == 0, 0)) {
-		STORE(&h->zero_count, LOAD(&h->zero_count) + 1);
-		return;
-	}
-	uint32_t *b = &h->buckets[index_of(value_ns) - HISTOGRAM_OFFSET];
-	STORE(b, LOAD(b) + 1);
 }
 
 void histogram_add(struct histogram *dst, const struct histogram *src)
@@ -135,7 +106,7 @@ static double boundary(int32_t index)
 {
 	int32_t q = index >> HISTOGRAM_SCALE; /* floor division (arithmetic shift) */
 	uint32_t r = (uint32_t)index & ((1u << HISTOGRAM_SCALE) - 1);
-	double mant = r == 0 ? 1.0 : (double)upper[r - 1] / 9223372036854775808.0;
+	double mant = r == 0 ? 1.0 : (double)histogram_upper[r - 1] / 9223372036854775808.0;
 
 	if (q < DBL_MIN_EXP - 1)
 		return 0.0;

@@ -50,8 +50,50 @@ void histogram_reset(struct histogram *h);
 /* The OTLP bucket index of a value > 0 at HISTOGRAM_SCALE (-1 .. 511). */
 int32_t histogram_index(uint64_t value_ns);
 
-/* Records one value. Hot path: no calls, no locks. */
-void histogram_record(struct histogram *h, uint64_t value_ns);
+/* The sub-bucket boundaries (histogram.c) behind histogram_index_of. */
+extern const uint64_t histogram_upper[8];
+
+/*
+ * The OTLP index of v > 0 (as histogram_index). Inline, with
+ * histogram_record, so that the hot path's exit handler makes no call: the
+ * bucket depends on the exit timestamp just read, and a call would only
+ * lengthen that chain. Compiled general-regs-only, so that they inline
+ * into the hot path (which is) as well as anywhere else.
+ */
+#pragma GCC push_options
+#pragma GCC target("general-regs-only")
+static inline __attribute__((always_inline)) int32_t histogram_index_of(uint64_t v)
+{
+	int lz = __builtin_clzll(v);
+	int32_t e = 63 - lz;
+	uint64_t n = v << lz;
+	uint32_t s = (uint32_t)(n >> 60) & 7;
+
+	return (e << HISTOGRAM_SCALE) - 1 + (int32_t)s + (n != (UINT64_C(1) << 63)) + (n > histogram_upper[s]);
+}
+
+/*
+ * Records one value. Hot path: no calls, no locks. Single writer: plain
+ * load + store, each visible atomically to the exporter. count first: a
+ * reader may see the call counted before its bucket (allowed above),
+ * never a bucket ahead of count.
+ */
+static inline __attribute__((always_inline)) void histogram_record(struct histogram *h, uint64_t value_ns)
+{
+	__atomic_store_n(&h->count, __atomic_load_n(&h->count, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->sum_ns, __atomic_load_n(&h->sum_ns, __ATOMIC_RELAXED) + value_ns, __ATOMIC_RELAXED);
+	if (value_ns < __atomic_load_n(&h->min_ns, __ATOMIC_RELAXED))
+		__atomic_store_n(&h->min_ns, value_ns, __ATOMIC_RELAXED);
+	if (value_ns > __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED))
+		__atomic_store_n(&h->max_ns, value_ns, __ATOMIC_RELAXED);
+	if (__builtin_expect(value_ns == 0, 0)) {
+		__atomic_store_n(&h->zero_count, __atomic_load_n(&h->zero_count, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+		return;
+	}
+	uint32_t *b = &h->buckets[histogram_index_of(value_ns) - HISTOGRAM_OFFSET];
+	__atomic_store_n(b, __atomic_load_n(b, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+#pragma GCC pop_options
 
 /* dst += src (exporter thread). */
 void histogram_add(struct histogram *dst, const struct histogram *src);
