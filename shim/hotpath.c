@@ -59,9 +59,7 @@ struct span_frame {
 struct hotpath_thread {
 	struct hotpath_thread *next;  /* written before the thread is published */
 	struct trace_id_state ids;
-	_Atomic uint64_t calls;       /* every timed call (relaxed, owner writes) */
-	_Atomic uint64_t errors;
-	_Atomic uint64_t sampled;
+	_Atomic uint64_t sampled;     /* sampled calls (relaxed, owner writes); calls and errors are per hook */
 	struct ring ring;
 	struct span_frame stack[HOOK_MAX_DEPTH];
 	struct hotpath_hook_stats hooks[]; /* nhooks */
@@ -185,11 +183,8 @@ size_t hotpath_after_fork_child(void)
 	t->next = NULL;
 	atomic_store_explicit(&hp.threads, t, memory_order_release);
 	size_t discarded = ring_discard(&t->ring); /* the parent writes those records itself */
-	atomic_store_explicit(&t->calls, 0, memory_order_relaxed);
-	atomic_store_explicit(&t->errors, 0, memory_order_relaxed);
 	atomic_store_explicit(&t->sampled, 0, memory_order_relaxed);
 	for (size_t i = 0; i < hp.nhooks; i++) {
-		__atomic_store_n(&t->hooks[i].calls, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&t->hooks[i].errors, 0, __ATOMIC_RELAXED);
 		histogram_reset(&t->hooks[i].duration);
 	}
@@ -236,8 +231,10 @@ void hotpath_totals(struct hotpath_totals *out)
 {
 	*out = (struct hotpath_totals){ 0 };
 	for (struct hotpath_thread *t = hotpath_threads(); t != NULL; t = t->next) {
-		out->calls += atomic_load_explicit(&t->calls, memory_order_relaxed);
-		out->errors += atomic_load_explicit(&t->errors, memory_order_relaxed);
+		for (size_t i = 0; i < hp.nhooks; i++) {
+			out->calls += __atomic_load_n(&t->hooks[i].duration.count, __ATOMIC_RELAXED);
+			out->errors += __atomic_load_n(&t->hooks[i].errors, __ATOMIC_RELAXED);
+		}
 		out->sampled += atomic_load_explicit(&t->sampled, memory_order_relaxed);
 		out->dropped += ring_dropped(&t->ring);
 		out->threads++;
@@ -458,15 +455,10 @@ void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_
 	const struct span_frame *f = &t->stack[call->depth];
 	uint32_t flags = unwound ? SPAN_UNWOUND : is_error(ht, rax) ? SPAN_ERROR : 0;
 
-	/* Metrics: every call. Single writer, so load + store, no locked op. */
-	atomic_store_explicit(&t->calls, atomic_load_explicit(&t->calls, memory_order_relaxed) + 1,
-	                      memory_order_relaxed);
-	if (flags)
-		atomic_store_explicit(&t->errors, atomic_load_explicit(&t->errors, memory_order_relaxed) + 1,
-		                      memory_order_relaxed);
+	/* Metrics: every call, counted by its histogram. Single writer, so
+	 * load + store, no locked op. */
 	if (ht->hook_index < hp.nhooks) {
 		struct hotpath_hook_stats *hs = &t->hooks[ht->hook_index];
-		__atomic_store_n(&hs->calls, __atomic_load_n(&hs->calls, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 		if (flags)
 			__atomic_store_n(&hs->errors, __atomic_load_n(&hs->errors, __ATOMIC_RELAXED) + 1,
 			                 __ATOMIC_RELAXED);

@@ -40,9 +40,9 @@
 #include "ring.h"
 #include "targets.h"
 
-/* Per hook, per thread: written by the owner thread, read relaxed by others. */
+/* Per hook, per thread: written by the owner thread, read relaxed by others.
+ * The call count is duration.count: every timed call is recorded there once. */
 struct hotpath_hook_stats {
-	uint64_t calls;
 	uint64_t errors;
 	struct histogram duration; /* nanoseconds */
 };
