@@ -13,6 +13,13 @@
  *    batches of bsp_max_export_batch_size records, encodes each batch as
  *    one OTLP/JSON line and appends it with write(2) (O_APPEND: each line
  *    lands whole even when several processes share the file).
+ *  - The file is opened for each drain that has spans, and closed after
+ *    it. A descriptor kept open could be closed by the host (daemons close
+ *    every descriptor they did not open, closefrom() included) and its
+ *    number given to one of the host's own files, which the exporter would
+ *    then fill with JSON: never the host's data. A few opens a second cost
+ *    nothing, and a traces_file removed or rotated meanwhile is created
+ *    again.
  *  - Stop (from the library's destructor, at exit) sets a flag, signals,
  *    and joins with pthread_timedjoin_np: a stuck write (full disk, NFS)
  *    can hold exit back by at most FILE_EXPORTER_STOP_TIMEOUT_MS.
@@ -21,7 +28,7 @@
  *  - fork: the child has no exporter thread, only copies of its state.
  *    file_exporter_after_fork_child() (from the atfork child handler in
  *    preload.c) starts the child's own, under the child's pid, appending
- *    through the inherited descriptor. The parent's thread's buffers stay
+ *    to the same path. The parent's thread's buffers stay
  *    behind in the child, untouched (fx.work.inherited): a one-off cost
  *    per child, in pages still shared with the parent.
  */
@@ -63,7 +70,6 @@ static struct {
 	size_t ntargets;
 	struct otlp_resource resource;
 	char host_name[256];
-	int fd;
 	pid_t pid;              /* the process that started the thread (a fork child restarts it) */
 	pthread_t thread;
 	bool running;
@@ -73,7 +79,28 @@ static struct {
 	bool stopped;           /* set by the thread when its final drain is done */
 	uint64_t lines, spans, write_errors;
 	struct exporter_work work; /* the running thread's: set by start_thread, then only that thread touches it */
-} fx = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+} fx = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/*
+ * Opens traces_file for appending, or -1 with errno set. O_NONBLOCK: the
+ * open of a FIFO nobody reads fails (ENXIO) instead of blocking; writes
+ * then block only this thread (stop is bounded), so the flag is cleared.
+ */
+static int open_traces_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
+	if (fd >= 0) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl >= 0)
+			fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	}
+	return fd;
+}
+
+static const char *open_error(int err)
+{
+	return err == ENXIO ? "a FIFO with no reader" : strerror(err);
+}
 
 /*
  * Appends all of buf to fd; false on an error other than EINTR. Each line
@@ -98,8 +125,8 @@ static bool write_all(int fd, const char *buf, size_t len)
 	return true;
 }
 
-/* Writes batch[0..n) as one line; returns the number of spans written. */
-static size_t write_batch(const struct span_record *batch, size_t n, struct json_buf *buf,
+/* Writes batch[0..n) as one line to *fd (opened here on first use); returns the number of spans written. */
+static size_t write_batch(int *fd, const struct span_record *batch, size_t n, struct json_buf *buf,
                           const struct otlp_stack_formatter *stacks)
 {
 	buf->len = 0;
@@ -111,7 +138,14 @@ static size_t write_batch(const struct span_record *batch, size_t n, struct json
 		*buf = (struct json_buf){ 0 };
 		return 0; /* out of memory: this batch is lost */
 	}
-	if (w > 0 && !write_all(fx.fd, buf->data, buf->len)) {
+	if (w == 0)
+		return 0;
+	if (*fd < 0 && (*fd = open_traces_file(fx.cfg->traces_file)) < 0) {
+		if (fx.write_errors++ == 0)
+			log_write(LOG_WARN, "cannot open %s: %s; spans are lost", fx.cfg->traces_file, open_error(errno));
+		return 0;
+	}
+	if (!write_all(*fd, buf->data, buf->len)) {
 		if (fx.write_errors++ == 0)
 			log_write(LOG_WARN, "cannot write to %s: %s; spans are lost", fx.cfg->traces_file, strerror(errno));
 		return 0;
@@ -129,6 +163,7 @@ static size_t drain(struct span_record *batch, size_t max, struct json_buf *buf,
                     const struct otlp_stack_formatter *stacks)
 {
 	size_t total = 0;
+	int fd = -1;
 	for (struct hotpath_thread *t = hotpath_threads(); t != NULL; t = hotpath_thread_next(t)) {
 		struct span_record pending;
 		bool have_pending = false;
@@ -147,9 +182,11 @@ static size_t drain(struct span_record *batch, size_t max, struct json_buf *buf,
 				pending = batch[--n];
 				have_pending = true;
 			}
-			total += write_batch(batch, n, buf, stacks);
+			total += write_batch(&fd, batch, n, buf, stacks);
 		}
 	}
+	if (fd >= 0)
+		close(fd);
 	fx.spans += total;
 	return total;
 }
@@ -196,8 +233,7 @@ static void *exporter_main(void *arg)
 /*
  * Starts exporter_main for the calling process, under its pid, with a new
  * condition variable and every signal blocked in the thread. Returns 0 or
- * pthread_create's error. fx.cfg, fx.targets, fx.fd and fx.resource must
- * be set.
+ * pthread_create's error. fx.cfg, fx.targets and fx.resource must be set.
  */
 static int start_thread(void)
 {
@@ -242,23 +278,19 @@ bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_s
 {
 	if (fx.running || cfg->traces_file == NULL)
 		return false;
-	/* O_NONBLOCK: opening a FIFO nobody reads would otherwise block the
-	 * host's start-up here. Writes then block only this thread (stop is
-	 * bounded), so the flag is cleared again. */
-	int fd = open(cfg->traces_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
+	/* Opened once here to report a problem at start (and create the
+	 * file); each drain opens it again (see the top of this file). */
+	int fd = open_traces_file(cfg->traces_file);
 	if (fd < 0) {
 		log_write(LOG_WARN, "cannot open traces_file %s: %s; tracing without a file", cfg->traces_file,
-		          errno == ENXIO ? "a FIFO with no reader" : strerror(errno));
+		          open_error(errno));
 		return false;
 	}
-	int fl = fcntl(fd, F_GETFL);
-	if (fl >= 0)
-		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	close(fd);
 	/* Room for every target the process may hook: dlopen appends while the
 	 * thread reads (file_exporter_add_targets), so the array never moves. */
 	struct otlp_target *ot = calloc(TARGETS_MAX, sizeof *ot);
 	if (ot == NULL) {
-		close(fd);
 		log_write(LOG_ERROR, "out of memory starting the traces_file exporter");
 		return false;
 	}
@@ -278,12 +310,9 @@ bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_s
 		.extra = cfg->resource_attributes,
 		.nextra = cfg->nresource_attributes,
 	};
-	fx.fd = fd;
 	int rc = start_thread();
 	if (rc != 0) {
 		log_write(LOG_WARN, "cannot start the exporter thread: %s; tracing without a file", strerror(rc));
-		close(fd);
-		fx.fd = -1;
 		free(ot);
 		fx.targets = NULL;
 		return false;
@@ -293,12 +322,9 @@ bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_s
 }
 
 /*
- * The descriptor is kept, not reopened: it is the parent's open file
- * description, so the child appends to the very file the parent writes
- * even if the path was renamed or the child later changes directory, and
- * keeping it needs no system call that could fail here. O_CLOEXEC still
- * closes it in a child that execs (whose new image loads the shim afresh).
- * A child that execs right away pays this one thread creation for nothing;
+ * The child appends to the same traces_file path (a relative path is
+ * taken from the child's working directory at each drain, as the
+ * parent's is). A child that execs right away pays this one thread creation for nothing;
  * posix_spawn and vfork run no atfork handlers, so they cost nothing.
  * Known limit: pthread_create takes the loader's dl_load_tls_lock, which
  * glibc's fork reinitialises in the child only in recent releases (the
@@ -327,8 +353,6 @@ bool file_exporter_after_fork_child(void)
 	if (rc != 0) {
 		log_write(LOG_WARN, "cannot start the exporter thread in fork child %d: %s; tracing without a file",
 		          (int)getpid(), strerror(rc));
-		close(fx.fd);
-		fx.fd = -1;
 		return false;
 	}
 	fx.running = true;
@@ -366,13 +390,11 @@ void file_exporter_stop(void)
 	if (rc != 0) {
 		log_write(LOG_WARN, "exporter did not finish within %d ms; exiting without its last spans",
 		          FILE_EXPORTER_STOP_TIMEOUT_MS);
-		return; /* the thread keeps fd and memory; the process is exiting anyway */
+		return; /* the thread keeps its memory; the process is exiting anyway */
 	}
 	struct hotpath_totals tot;
 	hotpath_totals(&tot);
 	log_write(LOG_DEBUG, "exported %llu spans in %llu lines to %s (%llu calls timed, %llu dropped)",
 	          (unsigned long long)fx.spans, (unsigned long long)fx.lines, fx.cfg->traces_file,
 	          (unsigned long long)tot.calls, (unsigned long long)tot.dropped);
-	close(fx.fd);
-	fx.fd = -1;
 }

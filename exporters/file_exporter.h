@@ -3,10 +3,11 @@
  * file_exporter.h: the exporter thread, writing span records as OTLP/JSON
  * lines to the config's traces_file.
  *
- * Owns: one background thread (all signals blocked, excluded from timing),
- * the open traces_file, the encode buffer. Every EXPORT_INTERVAL_MS (and
- * at stop) it drains every thread's ring (hotpath_threads()), encodes each
- * batch with otlp_json_encode_spans() and appends the line with write(2).
+ * Owns: one background thread (all signals blocked, excluded from timing)
+ * and its encode buffer. Every EXPORT_INTERVAL_MS (and at stop) it drains
+ * every thread's ring (hotpath_threads()), encodes each batch with
+ * otlp_json_encode_spans() and appends the line with write(2) to
+ * traces_file, opened for that drain only (file_exporter.c says why).
  *
  * Threading: start and stop are called from the constructor and the
  * destructor (one thread), after_fork_child from the atfork child
@@ -55,9 +56,9 @@ void file_exporter_stop(void);
  * alone, signals blocked), when the parent's thread was running: resets
  * the lock, condition variable and counters, which the parent's thread may
  * have held mid-use, and starts the child's own thread, exporting under
- * the child's process.pid to the same traces_file (the inherited
- * descriptor). Returns true when the child's thread runs; on failure logs
- * one "stdbtel:" warning and the child traces without a file.
+ * the child's process.pid to the same traces_file. Returns true when the
+ * child's thread runs; on failure logs one "stdbtel:" warning and the
+ * child traces without a file.
  */
 bool file_exporter_after_fork_child(void);
 

@@ -470,3 +470,39 @@ Test(preload, traces_file_that_stops_reading_delays_exit_at_most_the_stop_timeou
 	run_result_free(&plain);
 	run_result_free(&shim);
 }
+
+/*
+ * A daemon that closes every descriptor it did not open and then opens its
+ * own data file must find in that file only what it wrote: the exporter
+ * holds no descriptor the host could close and reuse. The spans still
+ * arrive.
+ */
+Test(preload, a_host_closing_every_descriptor_keeps_its_files_to_itself)
+{
+	const unsigned rounds = 40;
+	struct traces_setup ts;
+	traces_setup_begin(&ts, "[[hook]]\nsymbol = \"db_insert\"\n[[hook]]\nsymbol = \"db_select\"\n");
+	char data[128], data_env[160];
+	snprintf(data, sizeof data, "%s/host-data", ts.dir);
+	snprintf(data_env, sizeof data_env, "C_TARGET_DAEMON_FILE=%s", data);
+	struct run_result r = run_target_rounds("STDBTEL_TARGET_C_PIE", "40", ts.config, true, data_env);
+	cr_assert_eq(r.status, 0, "stderr:\n%s", r.err);
+	FILE *f = fopen(data, "r");
+	cr_assert_not_null(f, "the target wrote no %s", data);
+	char content[4096];
+	size_t len = fread(content, 1, sizeof content - 1, f);
+	fclose(f);
+	content[len] = '\0';
+	char want[128];
+	snprintf(want, sizeof want, "c_target: %u rounds, ", rounds);
+	cr_assert_eq(strncmp(content, want, strlen(want)), 0, "the host's file holds:\n%s", content);
+	cr_assert_eq(count_lines_containing(content, ""), 1, "the host's file holds more than its line:\n%s", content);
+	size_t n = 0;
+	struct span_line *spans = read_spans(ts.traces, &n);
+	cr_assert_eq(count_named(spans, n, "db_insert"), rounds);
+	cr_assert_eq(count_named(spans, n, "db_select"), rounds);
+	free(spans);
+	unlink(data);
+	traces_setup_end(&ts);
+	run_result_free(&r);
+}
