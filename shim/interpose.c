@@ -105,6 +105,12 @@ int interpose_arm(const char *name, uint64_t target_id, char *why, size_t whysz)
 	return -1;
 }
 
+void interpose_resolve_all(void)
+{
+	for (int i = 0; i < W_COUNT; i++)
+		next_definition((enum wrapper_index)i);
+}
+
 void interpose_set_dlopen_observer(void (*fn)(void))
 {
 	__atomic_store_n(&dlopen_observer, fn, __ATOMIC_RELEASE);

@@ -44,6 +44,14 @@
 int interpose_arm(const char *name, uint64_t target_id, char *why, size_t whysz);
 
 /*
+ * Looks up every wrapper's next definition now. For the constructor: a
+ * wrapper's first call otherwise does it (dlsym), which is not
+ * async-signal-safe, and the first call of write() or close() could come
+ * from a signal handler.
+ */
+void interpose_resolve_all(void);
+
+/*
  * fn runs after every dlopen that returned a handle, on the thread that
  * called dlopen, before dlopen returns to it. It must serialise itself.
  */

@@ -353,6 +353,8 @@ static void resolve_hooks(const char *exe)
 __attribute__((constructor)) static void stdbtel_start(void)
 {
 	int saved_errno = errno;
+	/* The wrappers are live in every process, traced or not. */
+	interpose_resolve_all();
 	struct config_diags diags = { 0 };
 	size_t errors = config_load(&shim.config, STDBTEL_DEFAULT_CONFIG, &diags);
 	log_set_level(errors ? LOG_WARN : shim.config.log_level);
