@@ -18,6 +18,22 @@
  * balanced; hand-written CFI lets C++ exceptions, Rust panics and
  * backtraces pass through a hooked frame.
  *
+ * Why call-through, not return-address replacement. The other known way
+ * to see a function's exit (uftrace -P, Frida's Interceptor, uretprobes)
+ * lets the original return to a trampoline by overwriting the return
+ * address on the stack and keeping the real one on a shadow stack. Then
+ * the stack no longer says where the call returns: an unwinder walking it
+ * finds the trampoline instead of the caller, which is why uftrace 0.13
+ * crashes on a Rust panic through a hooked function (measured here,
+ * ../shared/research/hooking.md), C++ needs its __cxa_* functions
+ * interposed, and backtraces end at the first hooked frame; and each call
+ * costs two mispredicted returns (about 12 ns more, measured on this VM).
+ * Calling through keeps every return address where the hardware and the
+ * unwinders expect it, at the price of an exact CFI description of the
+ * stub (one extra frame in a backtrace) and of a thread-local frame for
+ * the caller's return address. A server's code panics and throws; the
+ * shim must not change what happens then.
+ *
  * Handler contract (both handlers and everything they call):
  *  - must not touch SSE/AVX/x87 registers: the stub saves only general
  *    registers, so floating-point arguments (xmm0-7) and floating-point
