@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 
-install_missing $STDBTEL_BUILD_PACKAGES libcriterion-dev g++ redis-server python3
+install_missing $STDBTEL_BUILD_PACKAGES libcriterion-dev g++ redis-server python3 gdb
 ensure_rustc
 configure_and_build build-test -Dwerror=true -Dtests=true
 

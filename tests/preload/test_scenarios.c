@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "run.h"
 #include "spans.h"
@@ -534,4 +535,35 @@ Test(scenarios, rust_threads)
 	scenario_free(&sc);
 	free(ts);
 	free(ns);
+}
+
+/* ---- a debugger's view: gdb's backtrace goes through every hooked frame ---- */
+
+Test(scenarios, gdb_backtrace_passes_hooked_frames)
+{
+	cr_assert_eq(access("/usr/bin/gdb", X_OK), 0, "gdb is missing (scripts/test.sh installs Debian's gdb)");
+	struct traces_setup ts;
+	traces_setup_begin(&ts, HOOK("scen::outer") HOOK("scen::middle") HOOK("scen::inner"));
+	char preload[4200], config[4200];
+	/* gdb's "set environment" takes NAME=value; test_preload_value() is "LD_PRELOAD=..." */
+	snprintf(preload, sizeof preload, "set environment %s", test_preload_value());
+	snprintf(config, sizeof config, "set environment STDBTEL_CONFIG=%s", ts.config);
+	char *argv[] = { "/usr/bin/gdb", "-nx", "-q", "-batch", "-ex", "set pagination off", "-ex",
+		         "set breakpoint pending on", "-ex", preload, "-ex", config, "-ex", "break __cxa_throw",
+		         "-ex", "run 1", "-ex", "bt", "-ex", "kill",
+		         (char *)test_env_path("STDBTEL_SCENARIO_CXX"), NULL };
+	char *env[] = { "-STDBTEL_LOG", "-LD_PRELOAD", NULL };
+	struct run_result r;
+	cr_assert_eq(run_program(argv, env, &r), 0);
+	/* the first throw (i = 0): inner, called from middle, from outer, from main */
+	const char *frames[] = { "in __cxa_throw", "in scen::inner", "in scen::middle", "in scen::outer", "in main" };
+	const char *at = r.out;
+	for (size_t i = 0; i < sizeof frames / sizeof frames[0]; i++) {
+		const char *found = strstr(at, frames[i]);
+		cr_assert_not_null(found, "gdb's backtrace lacks \"%s\" after the frames before it:\n%s\nstderr:\n%s",
+		                   frames[i], r.out, r.err);
+		at = found;
+	}
+	run_result_free(&r);
+	traces_setup_end(&ts);
 }
