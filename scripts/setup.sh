@@ -66,3 +66,28 @@ configure_and_build() {
     return 1
   fi
 }
+
+# The npm packages the tests use as real peers and independent decoders,
+# pinned, installed once into build-npm/ (not in the repository):
+#   statsd 0.9.0 (Etsy's daemon), @opentelemetry/otlp-transformer 0.216.0
+#   (its protobufjs root decodes OTLP bodies from the official schema).
+# Exports STDBTEL_NODE_MODULES for the tests. Needs node and npm (installed
+# from Debian if missing) and the npm registry.
+STDBTEL_NPM_PACKAGES="statsd@0.9.0 @opentelemetry/otlp-transformer@0.216.0"
+ensure_node_packages() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || install_missing nodejs npm
+  dir="$PWD/build-npm"
+  if [ ! -f "$dir/installed" ] || [ "$(cat "$dir/installed")" != "$STDBTEL_NPM_PACKAGES" ]; then
+    mkdir -p "$dir"
+    [ -f "$dir/package.json" ] || echo '{"name":"stdbtel-test-peers","private":true}' >"$dir/package.json"
+    say "installing npm packages: $STDBTEL_NPM_PACKAGES"
+    if ! (cd "$dir" && npm install --no-audit --no-fund --loglevel=error $STDBTEL_NPM_PACKAGES) >"$dir.log" 2>&1; then
+      tail -20 "$dir.log" >&2
+      say "npm could not install: $STDBTEL_NPM_PACKAGES"
+      return 1
+    fi
+    echo "$STDBTEL_NPM_PACKAGES" >"$dir/installed"
+  fi
+  STDBTEL_NODE_MODULES="$dir/node_modules"
+  export STDBTEL_NODE_MODULES
+}

@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 
 install_missing $STDBTEL_BUILD_PACKAGES libcriterion-dev g++ redis-server python3 gdb
 ensure_rustc
+ensure_node_packages
 configure_and_build build-test -Dwerror=true -Dtests=true
 
 status=0
