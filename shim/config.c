@@ -109,6 +109,8 @@ static const struct name_value span_kind_names[] = {
 	{ "consumer", SPAN_KIND_CONSUMER }, { NULL, 0 },
 };
 
+static const struct name_value compression_names[] = { { "none", 0 }, { "gzip", 1 }, { NULL, 0 } };
+
 static const struct name_value hook_via_names[] = {
 	{ "auto", HOOK_VIA_AUTO }, { "interpose", HOOK_VIA_INTERPOSE }, { "patch", HOOK_VIA_PATCH }, { NULL, 0 },
 };
@@ -393,8 +395,9 @@ static void parse_sampling(struct parse_ctx *ctx, struct stdbtel_config *cfg, co
 static void parse_telemetry(struct parse_ctx *ctx, struct stdbtel_config *cfg, const struct toml_value *tab)
 {
 	static const char *const known[] = {
-		"enabled", "otlp_endpoint", "statsd_endpoint", "service_name", "service_version",
-		"log_level", "processes", "traces_file", "sampling", NULL,
+		"enabled", "otlp_endpoint", "otlp_compression", "otlp_timeout_ms", "otlp_certificate",
+		"statsd_endpoint", "service_name", "service_version", "log_level", "processes", "traces_file",
+		"sampling", NULL,
 	};
 	const char *section = "[telemetry]";
 	for (size_t i = 0; i < tab->u.table.count; i++) {
@@ -406,6 +409,16 @@ static void parse_telemetry(struct parse_ctx *ctx, struct stdbtel_config *cfg, c
 			if (get_string(ctx, kv, section, &cfg->otlp_endpoint) && !is_http_url(cfg->otlp_endpoint))
 				DIAG_AT(ctx, CONFIG_ERROR, v->line, v->col,
 				        "'otlp_endpoint' must start with http:// or https://, not \"%s\"", v->u.str.ptr);
+		} else if (strcmp(kv->key, "otlp_compression") == 0) {
+			int gzip;
+			if (get_enum(ctx, kv, section, compression_names, &gzip))
+				cfg->otlp_gzip = gzip != 0;
+		} else if (strcmp(kv->key, "otlp_timeout_ms") == 0) {
+			int64_t n;
+			if (get_integer(ctx, kv, section, 1, UINT32_MAX, &n))
+				cfg->otlp_timeout_ms = (uint32_t)n;
+		} else if (strcmp(kv->key, "otlp_certificate") == 0) {
+			get_string(ctx, kv, section, &cfg->otlp_certificate);
 		} else if (strcmp(kv->key, "statsd_endpoint") == 0) {
 			if (want_type(ctx, kv, section, TOML_STRING) &&
 			    !parse_host_port(ctx, v->u.str.ptr, &cfg->statsd_host, &cfg->statsd_port))
@@ -866,6 +879,25 @@ static void apply_environment(struct parse_ctx *ctx, struct stdbtel_config *cfg,
 			diag_add(ctx, CONFIG_WARNING,
 			         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: \"%s\" is not an http:// or https:// URL; ignored", v);
 	}
+	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")) != NULL) {
+		if (is_http_url(v))
+			set_string(ctx, &cfg->otlp_metrics_endpoint, v);
+		else
+			diag_add(ctx, CONFIG_WARNING,
+			         "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: \"%s\" is not an http:// or https:// URL; ignored", v);
+	}
+	env_uint(ctx, env, "OTEL_EXPORTER_OTLP_TIMEOUT", 1, &cfg->otlp_timeout_ms);
+	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_COMPRESSION")) != NULL) {
+		if (strcmp(v, "gzip") == 0 || strcmp(v, "none") == 0)
+			cfg->otlp_gzip = strcmp(v, "gzip") == 0;
+		else
+			diag_add(ctx, CONFIG_WARNING, "OTEL_EXPORTER_OTLP_COMPRESSION: \"%s\" is not gzip or none; using %s", v,
+			         cfg->otlp_gzip ? "gzip" : "none");
+	}
+	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_CERTIFICATE")) != NULL)
+		set_string(ctx, &cfg->otlp_certificate, v);
+	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_PROTOCOL")) != NULL && strcmp(v, "http/protobuf") != 0)
+		diag_add(ctx, CONFIG_WARNING, "OTEL_EXPORTER_OTLP_PROTOCOL: \"%s\" is not supported; using http/protobuf", v);
 	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_HEADERS")) != NULL)
 		parse_pair_list(ctx, "OTEL_EXPORTER_OTLP_HEADERS", v, &cfg->otlp_headers, &cfg->notlp_headers);
 
@@ -961,6 +993,7 @@ static void set_defaults(struct parse_ctx *ctx, struct stdbtel_config *cfg, cons
 	cfg->bsp_max_queue_size = 2048;
 	cfg->bsp_max_export_batch_size = 512;
 	cfg->metric_export_interval_ms = 60000;
+	cfg->otlp_timeout_ms = 10000;
 }
 
 size_t config_parse(struct stdbtel_config *cfg, const char *source, const char *text, size_t len,
@@ -1082,6 +1115,8 @@ void config_free(struct stdbtel_config *cfg)
 	free(cfg->source);
 	free(cfg->otlp_endpoint);
 	free(cfg->otlp_traces_endpoint);
+	free(cfg->otlp_metrics_endpoint);
+	free(cfg->otlp_certificate);
 	free_pairs(cfg->otlp_headers, cfg->notlp_headers);
 	free(cfg->statsd_host);
 	free(cfg->service_name);

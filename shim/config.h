@@ -147,8 +147,12 @@ struct stdbtel_config {
 	bool enabled;
 	char *otlp_endpoint;        /* base URL; /v1/traces, /v1/metrics appended */
 	char *otlp_traces_endpoint; /* OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, used as given */
+	char *otlp_metrics_endpoint;/* OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, used as given */
 	struct config_pair *otlp_headers; /* OTEL_EXPORTER_OTLP_HEADERS */
 	size_t notlp_headers;
+	uint32_t otlp_timeout_ms;   /* OTEL_EXPORTER_OTLP_TIMEOUT: one export, retries included (default 10000) */
+	bool otlp_gzip;             /* OTEL_EXPORTER_OTLP_COMPRESSION = gzip (default none) */
+	char *otlp_certificate;     /* OTEL_EXPORTER_OTLP_CERTIFICATE: CA file for https, NULL = system CAs */
 	char *statsd_host;
 	uint16_t statsd_port;
 	char *service_name;

@@ -308,6 +308,11 @@ Test(config, environment_overrides_file)
 		"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "50",
 		"OTEL_BSP_EXPORT_TIMEOUT", "1000",
 		"OTEL_METRIC_EXPORT_INTERVAL", "2000",
+		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://env:9998/m",
+		"OTEL_EXPORTER_OTLP_TIMEOUT", "1500",
+		"OTEL_EXPORTER_OTLP_COMPRESSION", "gzip",
+		"OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem",
+		"OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf",
 		NULL,
 	};
 	cr_assert_eq(parse_with_env(file_sets_everything, env), 0);
@@ -326,6 +331,37 @@ Test(config, environment_overrides_file)
 	cr_assert_eq(cfg.bsp_max_export_batch_size, 50);
 	cr_assert_eq(cfg.bsp_export_timeout_ms, 1000);
 	cr_assert_eq(cfg.metric_export_interval_ms, 2000);
+	cr_assert_str_eq(cfg.otlp_metrics_endpoint, "http://env:9998/m");
+	cr_assert_eq(cfg.otlp_timeout_ms, 1500);
+	cr_assert(cfg.otlp_gzip);
+	cr_assert_str_eq(cfg.otlp_certificate, "/etc/ca.pem");
+}
+
+Test(config, otlp_transport_defaults_file_keys_and_bad_values)
+{
+	cr_assert_eq(parse("[telemetry]\nenabled = true\n"), 0);
+	cr_assert_eq(cfg.otlp_timeout_ms, 10000, "the spec's default");
+	cr_assert(!cfg.otlp_gzip);
+	cr_assert_null(cfg.otlp_certificate);
+	cr_assert_null(cfg.otlp_metrics_endpoint);
+	config_free(&cfg);
+	cr_assert_eq(parse("[telemetry]\notlp_compression = \"gzip\"\notlp_timeout_ms = 2500\n"
+	                   "otlp_certificate = \"/ca.pem\"\n"), 0);
+	cr_assert(cfg.otlp_gzip);
+	cr_assert_eq(cfg.otlp_timeout_ms, 2500);
+	cr_assert_str_eq(cfg.otlp_certificate, "/ca.pem");
+	config_free(&cfg);
+	const char *env[] = { "OTEL_EXPORTER_OTLP_COMPRESSION", "zstd", "OTEL_EXPORTER_OTLP_TIMEOUT", "soon",
+		              "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", NULL };
+	cr_assert_eq(parse_with_env("[telemetry]\notlp_compression = \"gzip\"\n", env), 0, "bad variables only warn");
+	cr_assert(cfg.otlp_gzip, "a bad value keeps what the file said");
+	cr_assert_eq(cfg.otlp_timeout_ms, 10000);
+	cr_assert_eq(diags.count, 3);
+	cr_assert(has_diag("OTEL_EXPORTER_OTLP_COMPRESSION: \"zstd\" is not gzip or none; using gzip"));
+	cr_assert(has_diag("OTEL_EXPORTER_OTLP_PROTOCOL: \"grpc\" is not supported"));
+	config_free(&cfg);
+	cr_assert_eq(parse("[telemetry]\notlp_compression = \"zip\"\n"), 1, "a bad file value is an error");
+	cr_assert(has_diag("'otlp_compression' must be none or gzip"));
 }
 
 Test(config, empty_environment_values_count_as_unset)
