@@ -5,7 +5,7 @@
 
 # Build dependencies, by Debian package name.
 STDBTEL_BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build cmake binutils
-  libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler libunwind-dev libzydis-dev"
+  libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler libunwind-dev libzydis-dev zlib1g-dev"
 
 say() { printf 'stdbtel: %s\n' "$*" >&2; }
 
