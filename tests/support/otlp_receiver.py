@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 """otlp_receiver.py: a scripted OTLP/HTTP receiver for the tests (stdlib only).
 
-    otlp_receiver.py RECORD_DIR SCRIPT
+    otlp_receiver.py RECORD_DIR SCRIPT [CERT_PEM KEY_PEM]
+
+With CERT_PEM and KEY_PEM it speaks HTTPS (TLS) with that certificate.
 
 Listens on 127.0.0.1, port chosen by the kernel, and prints "PORT\n" on
 stdout first (then flushes: the test reads that line to know it is ready).
@@ -143,12 +145,17 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    if len(sys.argv) != 3:
-        raise SystemExit("usage: otlp_receiver.py RECORD_DIR SCRIPT")
+    if len(sys.argv) not in (3, 5):
+        raise SystemExit("usage: otlp_receiver.py RECORD_DIR SCRIPT [CERT_PEM KEY_PEM]")
     record_dir, script = sys.argv[1], sys.argv[2]
     answers = parse_script(script)
     os.makedirs(record_dir, exist_ok=True)
     server = Receiver(record_dir, answers)
+    if len(sys.argv) == 5:
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[3], sys.argv[4])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     sys.stdout.write("%d\n" % server.server_address[1])
     sys.stdout.flush()
     server.serve_forever()

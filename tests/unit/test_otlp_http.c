@@ -47,8 +47,11 @@ static const char *python3(void)
 	return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
 }
 
-/* Starts the receiver with script; fails the test if it does not report its port within 10 s. */
-static void receiver_start(const char *script)
+/*
+ * Starts the receiver with script (over TLS with cert/key when not NULL);
+ * fails the test if it does not report its port within 10 s.
+ */
+static void receiver_start_tls(const char *script, const char *cert, const char *key)
 {
 	const char *root = getenv("STDBTEL_SOURCE_ROOT");
 	cr_assert(root != NULL && *root, "STDBTEL_SOURCE_ROOT is not set (tests/meson.build test_env sets it)");
@@ -68,7 +71,10 @@ static void receiver_start(const char *script)
 			_exit(1);
 		dup2(out[1], STDOUT_FILENO);
 		const char *py = python3();
-		execlp(py, py, path, rcv.dir, script, (char *)NULL);
+		if (cert != NULL)
+			execlp(py, py, path, rcv.dir, script, cert, key, (char *)NULL);
+		else
+			execlp(py, py, path, rcv.dir, script, (char *)NULL);
 		dprintf(STDERR_FILENO, "cannot run %s: %s (python3 is needed for the OTLP receiver)\n", py,
 		        strerror(errno));
 		_exit(127);
@@ -88,6 +94,11 @@ static void receiver_start(const char *script)
 	close(out[0]);
 	rcv.port = atoi(line);
 	cr_assert(rcv.port > 0 && rcv.port < 65536, "bad port line \"%s\"", line);
+}
+
+static void receiver_start(const char *script)
+{
+	receiver_start_tls(script, NULL, NULL);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -742,4 +753,52 @@ Test(otlp_http, a_configured_proxy_is_used)
 	cr_expect_str_eq(q.path, "http://collector.invalid:4318/v1/traces");
 	request_free(&q);
 	otlp_http_destroy(t);
+}
+
+/* ---- TLS ---- */
+
+/* A self-signed certificate for 127.0.0.1 in dir (openssl CLI); fails the test without openssl. */
+static void make_certificate(const char *dir, char *cert, char *key, size_t size)
+{
+	snprintf(cert, size, "%s/cert.pem", dir);
+	snprintf(key, size, "%s/key.pem", dir);
+	cr_assert(system("command -v openssl >/dev/null 2>&1") == 0,
+	          "openssl (the CLI) is needed to make the TLS test's certificate");
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd,
+	         "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+	         "-addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' >/dev/null 2>&1", key, cert);
+	cr_assert(system(cmd) == 0, "openssl could not make a certificate: %s", cmd);
+}
+
+Test(otlp_http, https_verifies_the_collector_against_the_given_ca)
+{
+	char dir[] = "/tmp/stdbtel-otlp-tls-XXXXXX";
+	cr_assert(mkdtemp(dir) != NULL);
+	char cert[300], key[300];
+	make_certificate(dir, cert, key, sizeof cert);
+	receiver_start_tls("200", cert, key);
+	char url[64];
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/traces", rcv.port);
+
+	struct otlp_http_config cfg = {.timeout_ms = 5000, .ca_file = cert};
+	char err[256] = "";
+	struct otlp_http *t = otlp_http_create(&cfg, err, sizeof err);
+	cr_assert_not_null(t, "%s", err);
+	struct otlp_http_result r;
+	cr_expect_eq(otlp_http_export(t, url, "tls", 3, INT64_MAX, NULL, &r), OTLP_HTTP_DELIVERED, "%s", r.reason);
+	otlp_http_destroy(t);
+	cr_expect_eq(receiver_count(), 1);
+
+	/* the system CAs do not know this certificate: refused, and not retried */
+	struct otlp_http_config system_cas = {.timeout_ms = 5000};
+	t = otlp_http_create(&system_cas, err, sizeof err);
+	cr_assert_not_null(t, "%s", err);
+	cr_expect_eq(otlp_http_export(t, url, "tls", 3, INT64_MAX, NULL, &r), OTLP_HTTP_DROPPED);
+	cr_expect_eq(r.attempts, 1, "a certificate error is permanent: %s", r.reason);
+	otlp_http_destroy(t);
+	cr_expect_eq(receiver_count(), 1, "nothing was delivered without verification");
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
 }
