@@ -312,6 +312,8 @@ static void put_resource(struct json_buf *b, const struct otlp_resource *r, cons
 	if (r->host_name != NULL)
 		attribute_string(b, &first, "host.name", r->host_name, strlen(r->host_name));
 	attribute_string(b, &first, "telemetry.sdk.name", "stdbtel", 7);
+	/* no semconv value fits C (cpp is C++): a custom one, as otlp_encode.c writes */
+	attribute_string(b, &first, "telemetry.sdk.language", "c", 1);
 	attribute_string(b, &first, "telemetry.sdk.version", sdk_version, strlen(sdk_version));
 	for (size_t i = 0; i < r->nextra; i++) {
 		const char *k = r->extra[i].key;

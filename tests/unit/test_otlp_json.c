@@ -106,6 +106,7 @@ Test(otlp_json, spans_read_back_by_an_independent_parser)
 		"resource process.executable.name stringValue=c_target\n"
 		"resource host.name stringValue=h\n"
 		"resource telemetry.sdk.name stringValue=stdbtel\n"
+		"resource telemetry.sdk.language stringValue=c\n"
 		"resource telemetry.sdk.version stringValue=0.1.0\n"
 		"resource deployment.environment stringValue=test\n"
 		"scope stdbtel 0.1.0\n"
