@@ -110,6 +110,7 @@ static const struct name_value span_kind_names[] = {
 };
 
 static const struct name_value compression_names[] = { { "none", 0 }, { "gzip", 1 }, { NULL, 0 } };
+static const struct name_value statsd_tag_names[] = { { "dogstatsd", 0 }, { "none", 1 }, { NULL, 0 } };
 
 static const struct name_value hook_via_names[] = {
 	{ "auto", HOOK_VIA_AUTO }, { "interpose", HOOK_VIA_INTERPOSE }, { "patch", HOOK_VIA_PATCH }, { NULL, 0 },
@@ -396,8 +397,8 @@ static void parse_telemetry(struct parse_ctx *ctx, struct stdbtel_config *cfg, c
 {
 	static const char *const known[] = {
 		"enabled", "otlp_endpoint", "otlp_compression", "otlp_timeout_ms", "otlp_certificate",
-		"statsd_endpoint", "service_name", "service_version", "log_level", "processes", "traces_file",
-		"sampling", NULL,
+		"statsd_endpoint", "statsd_tags", "statsd_timer_budget", "statsd_max_payload", "service_name",
+		"service_version", "log_level", "processes", "traces_file", "sampling", NULL,
 	};
 	const char *section = "[telemetry]";
 	for (size_t i = 0; i < tab->u.table.count; i++) {
@@ -424,6 +425,18 @@ static void parse_telemetry(struct parse_ctx *ctx, struct stdbtel_config *cfg, c
 			    !parse_host_port(ctx, v->u.str.ptr, &cfg->statsd_host, &cfg->statsd_port))
 				DIAG_AT(ctx, CONFIG_ERROR, v->line, v->col,
 				        "'statsd_endpoint' must be host:port (port 1-65535), not \"%s\"", v->u.str.ptr);
+		} else if (strcmp(kv->key, "statsd_tags") == 0) {
+			int plain;
+			if (get_enum(ctx, kv, section, statsd_tag_names, &plain))
+				cfg->statsd_plain = plain != 0;
+		} else if (strcmp(kv->key, "statsd_timer_budget") == 0) {
+			int64_t n;
+			if (get_integer(ctx, kv, section, 64, UINT32_MAX, &n))
+				cfg->statsd_timer_budget = (uint32_t)n;
+		} else if (strcmp(kv->key, "statsd_max_payload") == 0) {
+			int64_t n;
+			if (get_integer(ctx, kv, section, 512, 65507, &n))
+				cfg->statsd_max_payload = (uint32_t)n;
 		} else if (strcmp(kv->key, "service_name") == 0) {
 			get_string(ctx, kv, section, &cfg->service_name);
 		} else if (strcmp(kv->key, "service_version") == 0) {
@@ -983,6 +996,8 @@ static void set_defaults(struct parse_ctx *ctx, struct stdbtel_config *cfg, cons
 	cfg->otlp_endpoint = dup_string(ctx, "http://localhost:4318");
 	cfg->statsd_host = dup_string(ctx, "localhost");
 	cfg->statsd_port = 8125;
+	cfg->statsd_timer_budget = 1000;
+	cfg->statsd_max_payload = 1432;
 	cfg->service_name = dup_string(ctx, "spacetimedb");
 	cfg->log_level = LOG_INFO;
 	cfg->traces_per_second = 100;

@@ -155,6 +155,9 @@ struct stdbtel_config {
 	char *otlp_certificate;     /* OTEL_EXPORTER_OTLP_CERTIFICATE: CA file for https, NULL = system CAs */
 	char *statsd_host;
 	uint16_t statsd_port;
+	bool statsd_plain;           /* statsd_tags = "none": plain StatsD, tags dropped (default dogstatsd) */
+	uint32_t statsd_timer_budget;/* timer lines per metric per interval (default 1000, at least 64) */
+	uint32_t statsd_max_payload; /* bytes per datagram (default 1432) */
 	char *service_name;
 	char *service_version;
 	struct config_pair *resource_attributes; /* OTEL_RESOURCE_ATTRIBUTES */

@@ -337,6 +337,24 @@ Test(config, environment_overrides_file)
 	cr_assert_str_eq(cfg.otlp_certificate, "/etc/ca.pem");
 }
 
+Test(config, statsd_settings)
+{
+	cr_assert_eq(parse("[telemetry]\n"), 0);
+	cr_assert(!cfg.statsd_plain, "DogStatsD tags by default");
+	cr_assert_eq(cfg.statsd_timer_budget, 1000);
+	cr_assert_eq(cfg.statsd_max_payload, 1432);
+	config_free(&cfg);
+	cr_assert_eq(parse("[telemetry]\nstatsd_tags = \"none\"\nstatsd_timer_budget = 100\nstatsd_max_payload = 8932\n"), 0);
+	cr_assert(cfg.statsd_plain);
+	cr_assert_eq(cfg.statsd_timer_budget, 100);
+	cr_assert_eq(cfg.statsd_max_payload, 8932);
+	config_free(&cfg);
+	cr_assert_eq(parse("[telemetry]\nstatsd_timer_budget = 10\nstatsd_max_payload = 70000\nstatsd_tags = \"influx\"\n"), 3);
+	cr_assert(has_diag("'statsd_timer_budget' must be between 64 and"));
+	cr_assert(has_diag("'statsd_max_payload' must be between 512 and 65507"));
+	cr_assert(has_diag("'statsd_tags' must be dogstatsd or none"));
+}
+
 Test(config, otlp_transport_defaults_file_keys_and_bad_values)
 {
 	cr_assert_eq(parse("[telemetry]\nenabled = true\n"), 0);
