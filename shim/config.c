@@ -407,6 +407,7 @@ static void parse_telemetry(struct parse_ctx *ctx, struct stdbtel_config *cfg, c
 		if (strcmp(kv->key, "enabled") == 0) {
 			get_bool(ctx, kv, section, &cfg->enabled);
 		} else if (strcmp(kv->key, "otlp_endpoint") == 0) {
+			cfg->otlp_traces = cfg->otlp_metrics = true;
 			if (get_string(ctx, kv, section, &cfg->otlp_endpoint) && !is_http_url(cfg->otlp_endpoint))
 				DIAG_AT(ctx, CONFIG_ERROR, v->line, v->col,
 				        "'otlp_endpoint' must start with http:// or https://, not \"%s\"", v->u.str.ptr);
@@ -421,6 +422,7 @@ static void parse_telemetry(struct parse_ctx *ctx, struct stdbtel_config *cfg, c
 		} else if (strcmp(kv->key, "otlp_certificate") == 0) {
 			get_string(ctx, kv, section, &cfg->otlp_certificate);
 		} else if (strcmp(kv->key, "statsd_endpoint") == 0) {
+			cfg->statsd_metrics = true;
 			if (want_type(ctx, kv, section, TOML_STRING) &&
 			    !parse_host_port(ctx, v->u.str.ptr, &cfg->statsd_host, &cfg->statsd_port))
 				DIAG_AT(ctx, CONFIG_ERROR, v->line, v->col,
@@ -880,21 +882,21 @@ static void apply_environment(struct parse_ctx *ctx, struct stdbtel_config *cfg,
 	}
 	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_ENDPOINT")) != NULL) {
 		if (is_http_url(v))
-			set_string(ctx, &cfg->otlp_endpoint, v);
+			set_string(ctx, &cfg->otlp_endpoint, v), cfg->otlp_traces = cfg->otlp_metrics = true;
 		else
 			diag_add(ctx, CONFIG_WARNING,
 			         "OTEL_EXPORTER_OTLP_ENDPOINT: \"%s\" is not an http:// or https:// URL; ignored", v);
 	}
 	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) != NULL) {
 		if (is_http_url(v))
-			set_string(ctx, &cfg->otlp_traces_endpoint, v);
+			set_string(ctx, &cfg->otlp_traces_endpoint, v), cfg->otlp_traces = true;
 		else
 			diag_add(ctx, CONFIG_WARNING,
 			         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: \"%s\" is not an http:// or https:// URL; ignored", v);
 	}
 	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")) != NULL) {
 		if (is_http_url(v))
-			set_string(ctx, &cfg->otlp_metrics_endpoint, v);
+			set_string(ctx, &cfg->otlp_metrics_endpoint, v), cfg->otlp_metrics = true;
 		else
 			diag_add(ctx, CONFIG_WARNING,
 			         "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: \"%s\" is not an http:// or https:// URL; ignored", v);
@@ -966,7 +968,7 @@ static void apply_environment(struct parse_ctx *ctx, struct stdbtel_config *cfg,
 	env_uint(ctx, env, "OTEL_METRIC_EXPORT_INTERVAL", 1, &cfg->metric_export_interval_ms);
 
 	if ((v = env_get(env, "STATSD_HOST")) != NULL)
-		set_string(ctx, &cfg->statsd_host, v);
+		set_string(ctx, &cfg->statsd_host, v), cfg->statsd_metrics = true;
 	if ((v = env_get(env, "STATSD_PORT")) != NULL) {
 		char *end;
 		errno = 0;
@@ -975,7 +977,19 @@ static void apply_environment(struct parse_ctx *ctx, struct stdbtel_config *cfg,
 			diag_add(ctx, CONFIG_WARNING, "STATSD_PORT: \"%s\" is not a port number; using %u", v,
 			         cfg->statsd_port);
 		else
-			cfg->statsd_port = (uint16_t)port;
+			cfg->statsd_port = (uint16_t)port, cfg->statsd_metrics = true;
+	}
+	if ((v = env_get(env, "OTEL_TRACES_EXPORTER")) != NULL) {
+		if (strcmp(v, "none") == 0)
+			cfg->otlp_traces = false;
+		else if (strcmp(v, "otlp") != 0)
+			diag_add(ctx, CONFIG_WARNING, "OTEL_TRACES_EXPORTER: \"%s\" is not otlp or none; ignored", v);
+	}
+	if ((v = env_get(env, "OTEL_METRICS_EXPORTER")) != NULL) {
+		if (strcmp(v, "none") == 0)
+			cfg->otlp_metrics = false;
+		else if (strcmp(v, "otlp") != 0)
+			diag_add(ctx, CONFIG_WARNING, "OTEL_METRICS_EXPORTER: \"%s\" is not otlp or none; ignored", v);
 	}
 	if ((v = env_get(env, "STDBTEL_LOG")) != NULL) {
 		int level;

@@ -167,6 +167,16 @@ struct stdbtel_config {
 	size_t nprocesses;
 	char *traces_file;          /* OTLP-JSON lines file, NULL = off */
 
+	/* Which exporters run. OTLP needs an endpoint named somewhere (the
+	 * file's otlp_endpoint or an OTEL_EXPORTER_OTLP_*ENDPOINT variable): a
+	 * shim inside someone's server sends nothing to a default address
+	 * nobody asked for. OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER = none
+	 * turn either signal off. StatsD needs statsd_endpoint or STATSD_HOST /
+	 * STATSD_PORT. */
+	bool otlp_traces;
+	bool otlp_metrics;
+	bool statsd_metrics;
+
 	/* sampling */
 	double traces_per_second;   /* [telemetry.sampling]; 0 = no new traces */
 	enum sampler sampler;

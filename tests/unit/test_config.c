@@ -337,6 +337,26 @@ Test(config, environment_overrides_file)
 	cr_assert_str_eq(cfg.otlp_certificate, "/etc/ca.pem");
 }
 
+Test(config, exporters_run_only_where_an_endpoint_is_named)
+{
+	cr_assert_eq(parse("[telemetry]\nenabled = true\n"), 0);
+	cr_assert(!cfg.otlp_traces && !cfg.otlp_metrics && !cfg.statsd_metrics, "no endpoint named: nothing sent");
+	config_free(&cfg);
+	cr_assert_eq(parse("[telemetry]\notlp_endpoint = \"http://c:4318\"\nstatsd_endpoint = \"s:8125\"\n"), 0);
+	cr_assert(cfg.otlp_traces && cfg.otlp_metrics && cfg.statsd_metrics);
+	config_free(&cfg);
+	const char *env[] = { "OTEL_EXPORTER_OTLP_ENDPOINT", "http://e:4318", "OTEL_METRICS_EXPORTER", "none",
+		              "STATSD_PORT", "9125", NULL };
+	cr_assert_eq(parse_with_env("", env), 0);
+	cr_assert(cfg.otlp_traces && !cfg.otlp_metrics && cfg.statsd_metrics);
+	config_free(&cfg);
+	const char *env2[] = { "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://e:4318/t", "OTEL_TRACES_EXPORTER", "zipkin",
+		               NULL };
+	cr_assert_eq(parse_with_env("", env2), 0);
+	cr_assert(cfg.otlp_traces && !cfg.otlp_metrics, "a traces endpoint alone sends traces");
+	cr_assert(has_diag("OTEL_TRACES_EXPORTER: \"zipkin\" is not otlp or none"));
+}
+
 Test(config, statsd_settings)
 {
 	cr_assert_eq(parse("[telemetry]\n"), 0);
