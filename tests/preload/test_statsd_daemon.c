@@ -32,288 +32,53 @@
 #include <unistd.h>
 
 #include "histogram.h"
+#include "peers.h"
 #include "statsd_format.h"
 #include "statsd_udp.h"
 
 #define FLUSH_MS 500
 
-static struct {
-	pid_t pid;
-	uint16_t port;
-	char dir[64];
-	char config_path[128], flush_path[128], log_path[128];
-} daemon_state = {.pid = -1};
+/* The daemon of the running test (tests/support/peers.c). */
+static struct statsd_daemon daemon_state = {.pid = -1};
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return peers_now_ms();
 }
 
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return NULL;
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-	size_t n;
-	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (cap - len < 2) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-		}
-	}
-	fclose(f);
-	buf[len] = '\0';
-	return buf;
-}
-
-/* A free port for type (SOCK_DGRAM / SOCK_STREAM) on 127.0.0.1: bound to 0, read back, closed. */
 static uint16_t free_port(int type)
 {
-	int fd = socket(AF_INET, type, 0);
-	cr_assert_geq(fd, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0, "bind: %s", strerror(errno));
-	socklen_t len = sizeof(a);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static char *find_in_path(const char *name)
-{
-	const char *path = getenv("PATH");
-	if (path == NULL)
-		return NULL;
-	char *copy = strdup(path), *save = NULL;
-	for (char *dir = strtok_r(copy, ":", &save); dir != NULL; dir = strtok_r(NULL, ":", &save)) {
-		char full[4096];
-		snprintf(full, sizeof(full), "%s/%s", dir, name);
-		if (access(full, X_OK) == 0) {
-			free(copy);
-			return strdup(full);
-		}
-	}
-	free(copy);
-	return NULL;
-}
-
-/* Flush k (1-based) of the flush file, without its "flush" line, or NULL while it is not complete. */
-static char *flush_block(const char *text, size_t k)
-{
-	const char *start = text;
-	size_t seen = 0;
-	for (const char *line = text; *line != '\0';) {
-		const char *end = strchr(line, '\n');
-		if (end == NULL)
-			return NULL; /* a partial line: the flush is still being written */
-		if (strncmp(line, "flush\t", 6) == 0) {
-			if (++seen == k)
-				return strndup(start, (size_t)(line - start));
-			start = end + 1;
-		}
-		line = end + 1;
-	}
-	return NULL;
-}
-
-static size_t flushes_in(const char *text)
-{
-	size_t n = 0;
-	for (const char *p = text; (p = strstr(p, "flush\t")) != NULL; p++)
-		if (p == text || p[-1] == '\n')
-			n++;
-	return n;
-}
-
-static bool daemon_alive(void)
-{
-	int status;
-	return daemon_state.pid > 0 && waitpid(daemon_state.pid, &status, WNOHANG) == 0;
-}
-
-static void daemon_stop(void)
-{
-	if (daemon_state.pid > 0) {
-		kill(daemon_state.pid, SIGTERM);
-		uint64_t deadline = now_ms() + 2000;
-		int status;
-		while (waitpid(daemon_state.pid, &status, WNOHANG) == 0) {
-			if (now_ms() > deadline) {
-				kill(daemon_state.pid, SIGKILL);
-				waitpid(daemon_state.pid, &status, 0);
-				break;
-			}
-			usleep(10000);
-		}
-		daemon_state.pid = -1;
-	}
-	if (daemon_state.dir[0] != '\0') {
-		unlink(daemon_state.config_path);
-		unlink(daemon_state.flush_path);
-		unlink(daemon_state.log_path);
-		rmdir(daemon_state.dir);
-		daemon_state.dir[0] = '\0';
-	}
-}
-
-/* Starts statsd on fresh ports; true once its first flush is written, false if it exited first (a port taken). */
-static bool daemon_try_start(const char *node, const char *stats_js, const char *backend)
-{
-	daemon_state.port = free_port(SOCK_DGRAM);
-	uint16_t mgmt_port = free_port(SOCK_STREAM);
-	FILE *f = fopen(daemon_state.config_path, "w");
-	cr_assert_not_null(f);
-	fprintf(f,
-	        "{\n  address: \"127.0.0.1\", port: %u,\n  mgmt_address: \"127.0.0.1\", mgmt_port: %u,\n"
-	        "  flushInterval: %d, deleteIdleStats: true, percentThreshold: [90],\n"
-	        "  backends: [\"%s\"],\n  stdbtelFlushFile: \"%s\"\n}\n",
-	        daemon_state.port, mgmt_port, FLUSH_MS, backend, daemon_state.flush_path);
-	fclose(f);
-	unlink(daemon_state.flush_path);
-
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(126);
-		int log = open(daemon_state.log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (log >= 0) {
-			dup2(log, 1);
-			dup2(log, 2);
-		}
-		execl(node, node, stats_js, daemon_state.config_path, (char *)NULL);
-		_exit(127);
-	}
-	daemon_state.pid = pid;
-	uint64_t deadline = now_ms() + 20000;
-	while (now_ms() < deadline) {
-		char *text = read_text(daemon_state.flush_path);
-		size_t n = text ? flushes_in(text) : 0;
-		free(text);
-		if (n > 0)
-			return true;
-		if (!daemon_alive()) {
-			daemon_state.pid = -1;
-			return false;
-		}
-		usleep(10000);
-	}
-	char *output = read_text(daemon_state.log_path);
-	cr_assert_fail("statsd wrote no flush within 20 s; its output:\n%s", output ? output : "(none)");
-	free(output);
-	return false;
+	return peers_free_port(type);
 }
 
 static void daemon_start(void)
 {
-	const char *modules = getenv("STDBTEL_NODE_MODULES");
-	cr_assert(modules != NULL && modules[0] != '\0',
-	          "STDBTEL_NODE_MODULES is not set: scripts/test.sh installs statsd@0.9.0 and sets it "
-	          "(by hand: export STDBTEL_NODE_MODULES=<repo>/build-npm/node_modules)");
-	char stats_js[4096];
-	snprintf(stats_js, sizeof(stats_js), "%s/statsd/stats.js", modules);
-	cr_assert_eq(access(stats_js, R_OK), 0, "%s is missing: npm package statsd@0.9.0 not installed", stats_js);
-	char *node = find_in_path("node");
-	cr_assert_not_null(node, "node is not in PATH: the statsd daemon needs it (Debian package nodejs)");
-	const char *root = getenv("STDBTEL_SOURCE_ROOT");
-	cr_assert_not_null(root, "STDBTEL_SOURCE_ROOT is not set (tests/meson.build sets it)");
-	char backend[4096];
-	snprintf(backend, sizeof(backend), "%s/tests/support/statsd_flush_backend.js", root);
-	cr_assert_eq(access(backend, R_OK), 0, "%s is missing", backend);
-
-	snprintf(daemon_state.dir, sizeof(daemon_state.dir), "/tmp/stdbtel-statsd-XXXXXX");
-	cr_assert_not_null(mkdtemp(daemon_state.dir));
-	snprintf(daemon_state.config_path, sizeof(daemon_state.config_path), "%s/config.js", daemon_state.dir);
-	snprintf(daemon_state.flush_path, sizeof(daemon_state.flush_path), "%s/flushes.tsv", daemon_state.dir);
-	snprintf(daemon_state.log_path, sizeof(daemon_state.log_path), "%s/statsd.log", daemon_state.dir);
-	for (int attempt = 0; attempt < 3; attempt++) {
-		if (daemon_try_start(node, stats_js, backend)) {
-			free(node);
-			return;
-		}
-	}
-	free(node);
-	char *output = read_text(daemon_state.log_path);
-	cr_assert_fail("statsd exited before its first flush, three times; its output:\n%s", output ? output : "(none)");
-	free(output);
+	statsd_daemon_start(&daemon_state, FLUSH_MS);
 }
 
-/* Waits for a flush after every flush seen so far; returns its number. */
+static void daemon_stop(void)
+{
+	statsd_daemon_stop(&daemon_state);
+}
+
 static size_t daemon_next_flush(void)
 {
-	char *text = read_text(daemon_state.flush_path);
-	size_t seen = text ? flushes_in(text) : 0;
-	free(text);
-	uint64_t deadline = now_ms() + 10 * FLUSH_MS + 5000;
-	while (now_ms() < deadline) {
-		text = read_text(daemon_state.flush_path);
-		size_t n = text ? flushes_in(text) : 0;
-		free(text);
-		if (n > seen)
-			return n;
-		cr_assert(daemon_alive(), "statsd exited");
-		usleep(2000);
-	}
-	cr_assert_fail("statsd stopped flushing");
-	return 0;
+	return statsd_daemon_next_flush(&daemon_state);
 }
 
-/* The text of flush k, waiting for it. */
 static char *daemon_flush(size_t k)
 {
-	uint64_t deadline = now_ms() + 10 * FLUSH_MS + 5000;
-	while (now_ms() < deadline) {
-		char *text = read_text(daemon_state.flush_path);
-		char *block = text ? flush_block(text, k) : NULL;
-		free(text);
-		if (block != NULL)
-			return block;
-		cr_assert(daemon_alive(), "statsd exited");
-		usleep(5000);
-	}
-	cr_assert_fail("no flush %zu from statsd", k);
-	return NULL;
+	return statsd_daemon_flush(&daemon_state, k);
 }
 
-/* The value of "kind key [field]" in a flush, or NAN when absent. */
 static double flush_value(const char *block, const char *kind, const char *key, const char *field)
 {
-	char want[1024];
-	if (field != NULL)
-		snprintf(want, sizeof(want), "%s\t%s\t%s\t", kind, key, field);
-	else
-		snprintf(want, sizeof(want), "%s\t%s\t", kind, key);
-	size_t n = strlen(want);
-	for (const char *line = block; *line != '\0';) {
-		if (strncmp(line, want, n) == 0)
-			return strtod(line + n, NULL);
-		const char *end = strchr(line, '\n');
-		if (end == NULL)
-			break;
-		line = end + 1;
-	}
-	return NAN;
+	return statsd_flush_value(block, kind, key, field);
 }
 
 static size_t keys_with_prefix(const char *block, const char *kind, const char *prefix)
 {
-	char want[1024];
-	snprintf(want, sizeof(want), "\n%s\t%s", kind, prefix);
-	size_t count = 0;
-	char *copy = malloc(strlen(block) + 2);
-	copy[0] = '\n';
-	strcpy(copy + 1, block);
-	for (const char *p = copy; (p = strstr(p, want)) != NULL; p++)
-		count++;
-	free(copy);
-	return count;
+	return statsd_flush_keys_with_prefix(block, kind, prefix);
 }
 
 /* ---- sending through statsd_format + statsd_udp ---- */

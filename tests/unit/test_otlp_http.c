@@ -31,93 +31,27 @@
 
 #include "otlp_http.h"
 #include "otlp_retry.h"
+#include "peers.h"
 #include "stdbtel_build.h"
 
-/* ---- the receiver ---- */
+/* ---- the receiver (tests/support/peers.c) ---- */
 
 /* The receiver of the running test (each Criterion test is its own process). */
-static struct {
-	pid_t pid;
-	int port;
-	char dir[256];
-} rcv;
+static struct otlp_receiver rcv;
 
-static const char *python3(void)
-{
-	return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
-}
-
-/*
- * Starts the receiver with script (over TLS with cert/key when not NULL);
- * fails the test if it does not report its port within 10 s.
- */
 static void receiver_start_tls(const char *script, const char *cert, const char *key)
 {
-	const char *root = getenv("STDBTEL_SOURCE_ROOT");
-	cr_assert(root != NULL && *root, "STDBTEL_SOURCE_ROOT is not set (tests/meson.build test_env sets it)");
-	char path[512];
-	snprintf(path, sizeof path, "%s/tests/support/otlp_receiver.py", root);
-	cr_assert(access(path, R_OK) == 0, "missing %s", path);
-	snprintf(rcv.dir, sizeof rcv.dir, "/tmp/stdbtel-otlp-rcv-XXXXXX");
-	cr_assert(mkdtemp(rcv.dir) != NULL, "mkdtemp: %s", strerror(errno));
-	int out[2];
-	cr_assert(pipe2(out, O_CLOEXEC) == 0);
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	cr_assert(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		dup2(out[1], STDOUT_FILENO);
-		const char *py = python3();
-		if (cert != NULL)
-			execlp(py, py, path, rcv.dir, script, cert, key, (char *)NULL);
-		else
-			execlp(py, py, path, rcv.dir, script, (char *)NULL);
-		dprintf(STDERR_FILENO, "cannot run %s: %s (python3 is needed for the OTLP receiver)\n", py,
-		        strerror(errno));
-		_exit(127);
-	}
-	rcv.pid = pid;
-	close(out[1]);
-	char line[32] = {0};
-	size_t got = 0;
-	struct pollfd pfd = {.fd = out[0], .events = POLLIN};
-	while (got < sizeof line - 1 && strchr(line, '\n') == NULL) {
-		int r = poll(&pfd, 1, 10000);
-		cr_assert(r > 0, "the OTLP receiver did not print its port within 10 s");
-		ssize_t n = read(out[0], line + got, sizeof line - 1 - got);
-		cr_assert(n > 0, "the OTLP receiver exited before printing its port (is python3 installed?)");
-		got += (size_t)n;
-	}
-	close(out[0]);
-	rcv.port = atoi(line);
-	cr_assert(rcv.port > 0 && rcv.port < 65536, "bad port line \"%s\"", line);
+	otlp_receiver_start(&rcv, script, cert, key);
 }
 
 static void receiver_start(const char *script)
 {
-	receiver_start_tls(script, NULL, NULL);
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
+	otlp_receiver_start(&rcv, script, NULL, NULL);
 }
 
 static void receiver_stop(void)
 {
-	if (rcv.pid > 0) {
-		kill(rcv.pid, SIGTERM);
-		waitpid(rcv.pid, NULL, 0);
-		rcv.pid = 0;
-	}
-	if (rcv.dir[0]) {
-		nftw(rcv.dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-		rcv.dir[0] = '\0';
-	}
+	otlp_receiver_stop(&rcv);
 }
 
 static void suite_init(void)
@@ -130,105 +64,24 @@ static void suite_init(void)
 
 TestSuite(otlp_http, .init = suite_init, .fini = receiver_stop, .timeout = 60);
 
-/* One recorded request. */
-struct request {
-	char method[16];
-	char path[256];
-	double time;
-	int client_port;
-	char headers[32][256];
-	size_t nheaders;
-	unsigned char *body; /* gunzipped when sent gzipped */
-	size_t body_len;
-	unsigned char *raw;  /* as sent */
-	size_t raw_len;
-	char gzip_error[128];
-};
-
 static size_t receiver_count(void)
 {
-	size_t n = 0;
-	char path[300];
-	for (;;) {
-		snprintf(path, sizeof path, "%s/%04zu.meta", rcv.dir, n);
-		if (access(path, F_OK) != 0)
-			return n;
-		n++;
-	}
+	return otlp_receiver_count(&rcv);
 }
 
-static unsigned char *read_all(const char *path, size_t *len)
+static void receiver_request(size_t index, struct otlp_request *r)
 {
-	FILE *f = fopen(path, "rb");
-	cr_assert(f != NULL, "%s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	unsigned char *buf = malloc((size_t)n + 1);
-	cr_assert(buf != NULL);
-	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
+	otlp_receiver_request(&rcv, index, r);
 }
 
-static void copy_text(char *dst, size_t size, const char *src)
+static const char *header(const struct otlp_request *r, const char *name)
 {
-	size_t n = strlen(src);
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
+	return otlp_request_header(r, name);
 }
 
-static void receiver_request(size_t index, struct request *r)
+static void request_free(struct otlp_request *r)
 {
-	memset(r, 0, sizeof *r);
-	char path[300];
-	snprintf(path, sizeof path, "%s/%04zu.meta", rcv.dir, index);
-	FILE *f = fopen(path, "r");
-	cr_assert(f != NULL, "request %zu was not recorded", index);
-	char line[512];
-	while (fgets(line, sizeof line, f) != NULL) {
-		line[strcspn(line, "\n")] = '\0';
-		if (strncmp(line, "method ", 7) == 0)
-			copy_text(r->method, sizeof r->method, line + 7);
-		else if (strncmp(line, "path ", 5) == 0)
-			copy_text(r->path, sizeof r->path, line + 5);
-		else if (strncmp(line, "time ", 5) == 0)
-			r->time = strtod(line + 5, NULL);
-		else if (strncmp(line, "client_port ", 12) == 0)
-			r->client_port = atoi(line + 12);
-		else if (strncmp(line, "gzip_error ", 11) == 0)
-			copy_text(r->gzip_error, sizeof r->gzip_error, line + 11);
-		else if (strncmp(line, "header ", 7) == 0 && r->nheaders < 32)
-			copy_text(r->headers[r->nheaders++], sizeof r->headers[0], line + 7);
-	}
-	fclose(f);
-	snprintf(path, sizeof path, "%s/%04zu.body", rcv.dir, index);
-	r->body = read_all(path, &r->body_len);
-	snprintf(path, sizeof path, "%s/%04zu.raw", rcv.dir, index);
-	r->raw = read_all(path, &r->raw_len);
-}
-
-/* The value of header name (case-insensitive), NULL when absent; fails if it is there twice. */
-static const char *header(const struct request *r, const char *name)
-{
-	const char *found = NULL;
-	size_t n = strlen(name);
-	for (size_t i = 0; i < r->nheaders; i++) {
-		if (strncasecmp(r->headers[i], name, n) == 0 && r->headers[i][n] == ':') {
-			cr_assert(found == NULL, "header %s sent twice", name);
-			found = r->headers[i] + n + 2;
-		}
-	}
-	return found;
-}
-
-static void request_free(struct request *r)
-{
-	free(r->body);
-	free(r->raw);
+	otlp_request_free(r);
 }
 
 /* ---- helpers ---- */
@@ -291,7 +144,7 @@ Test(otlp_http, delivers_the_body_with_path_content_type_and_headers)
 	             r.reason);
 
 	cr_assert_eq(receiver_count(), 2);
-	struct request q;
+	struct otlp_request q;
 	receiver_request(0, &q);
 	cr_expect_str_eq(q.method, "POST");
 	cr_expect_str_eq(q.path, "/v1/traces");
@@ -328,7 +181,7 @@ Test(otlp_http, gzip_sends_content_encoding_and_the_same_bytes)
 	struct otlp_http_result r;
 	cr_assert_eq(otlp_http_export(t, url, body, len, INT64_MAX, NULL, &r), OTLP_HTTP_DELIVERED, "%s", r.reason);
 	cr_assert_eq(receiver_count(), 1);
-	struct request q;
+	struct otlp_request q;
 	receiver_request(0, &q);
 	cr_expect_str_eq(header(&q, "Content-Encoding"), "gzip");
 	cr_expect_str_eq(header(&q, "Content-Type"), "application/x-protobuf");
@@ -358,7 +211,7 @@ Test(otlp_http, retries_503_twice_with_backoff_then_delivers_once)
 	double took = elapsed_s(start);
 	cr_expect_eq(r.attempts, 3);
 	cr_assert_eq(receiver_count(), 3, "delivered once, after exactly two retries");
-	struct request q[3];
+	struct otlp_request q[3];
 	for (size_t i = 0; i < 3; i++) {
 		receiver_request(i, &q[i]);
 		cr_expect_arr_eq(q[i].body, body, 100, "request %zu carries the same body", i);
@@ -384,7 +237,7 @@ Test(otlp_http, retry_after_seconds_is_waited_for)
 	struct otlp_http_result r;
 	cr_assert_eq(otlp_http_export(t, url, "x", 1, INT64_MAX, NULL, &r), OTLP_HTTP_DELIVERED, "%s", r.reason);
 	cr_assert_eq(receiver_count(), 2);
-	struct request a, b;
+	struct otlp_request a, b;
 	receiver_request(0, &a);
 	receiver_request(1, &b);
 	double gap = b.time - a.time;
@@ -403,7 +256,7 @@ Test(otlp_http, retry_after_one_second)
 	struct otlp_http_result r;
 	cr_assert_eq(otlp_http_export(t, url, "x", 1, INT64_MAX, NULL, &r), OTLP_HTTP_DELIVERED, "%s", r.reason);
 	cr_assert_eq(receiver_count(), 2);
-	struct request a, b;
+	struct otlp_request a, b;
 	receiver_request(0, &a);
 	receiver_request(1, &b);
 	double gap = b.time - a.time;
@@ -423,7 +276,7 @@ Test(otlp_http, retry_after_http_date_is_waited_for)
 	struct otlp_http_result r;
 	cr_assert_eq(otlp_http_export(t, url, "x", 1, INT64_MAX, NULL, &r), OTLP_HTTP_DELIVERED, "%s", r.reason);
 	cr_assert_eq(receiver_count(), 2);
-	struct request a, b;
+	struct otlp_request a, b;
 	receiver_request(0, &a);
 	receiver_request(1, &b);
 	double gap = b.time - a.time;
@@ -672,7 +525,7 @@ Test(otlp_http, reserved_headers_are_not_sent_twice)
 	char *url = url_for("v1/traces");
 	struct otlp_http_result r;
 	cr_assert_eq(otlp_http_export(t, url, "x", 1, INT64_MAX, NULL, &r), OTLP_HTTP_DELIVERED, "%s", r.reason);
-	struct request q;
+	struct otlp_request q;
 	receiver_request(0, &q);
 	cr_expect_str_eq(header(&q, "Content-Type"), "application/x-protobuf");
 	cr_expect_str_eq(header(&q, "X-Ok"), "1");
@@ -748,7 +601,7 @@ Test(otlp_http, a_configured_proxy_is_used)
 	struct otlp_http_result r;
 	cr_assert_eq(otlp_http_export(t, "http://collector.invalid:4318/v1/traces", "x", 1, INT64_MAX, NULL, &r),
 	             OTLP_HTTP_DELIVERED, "%s", r.reason);
-	struct request q;
+	struct otlp_request q;
 	receiver_request(0, &q);
 	cr_expect_str_eq(q.path, "http://collector.invalid:4318/v1/traces");
 	request_free(&q);
