@@ -39,6 +39,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,7 +48,10 @@
 #include "clock.h"
 #include "hotpath.h"
 #include "log.h"
+#include "otlp_exporter.h"
+#include "otlp_http.h"
 #include "otlp_json.h"
+#include "statsd_exporter.h"
 #include "symbolizer.h"
 #include "stdbtel_build.h"
 
@@ -78,6 +82,13 @@ static struct {
 	bool stop;
 	bool stopped;           /* set by the thread when its final drain is done */
 	uint64_t lines, spans, write_errors;
+	/* the other backends, each NULL when off (otlp_exporter.h, statsd_exporter.h) */
+	struct otlp_exporter *otlp;
+	struct statsd_exporter *statsd;
+	atomic_bool abort;          /* shutdown: an OTLP send in progress gives up */
+	bool file_on;               /* traces_file is written */
+	struct otlp_stack_formatter stacks; /* the running thread's symbolizer, for OTLP's code.stacktrace */
+	uint64_t start_unix_ns;     /* metrics are cumulative from here */
 	struct exporter_work work; /* the running thread's: set by start_thread, then only that thread touches it */
 } fx = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -125,10 +136,23 @@ static bool write_all(int fd, const char *buf, size_t len)
 	return true;
 }
 
-/* Writes batch[0..n) as one line to *fd (opened here on first use); returns the number of spans written. */
+/* Span records (not SPAN_STACK) among batch[0..n). */
+static size_t count_spans(const struct span_record *batch, size_t n)
+{
+	size_t spans = 0;
+	for (size_t i = 0; i < n; i++)
+		spans += !(batch[i].flags & SPAN_STACK);
+	return spans;
+}
+
+/* Hands batch[0..n) to OTLP (when on) and writes it as one line to *fd (opened here on first use); returns the number of spans written. */
 static size_t write_batch(int *fd, const struct span_record *batch, size_t n, struct json_buf *buf,
                           const struct otlp_stack_formatter *stacks)
 {
+	if (fx.otlp != NULL && fx.cfg->otlp_traces)
+		otlp_exporter_add_spans(fx.otlp, batch, n);
+	if (!fx.file_on)
+		return count_spans(batch, n);
 	buf->len = 0;
 	long w = otlp_json_encode_spans(buf, &fx.resource, STDBTEL_VERSION, fx.cfg, fx.targets,
 	                                __atomic_load_n(&fx.ntargets, __ATOMIC_ACQUIRE), batch, n,
@@ -200,6 +224,21 @@ static void *exporter_main(void *arg)
 	struct span_record *batch = w->batch;
 	struct symbolizer *symbols = w->symbols;
 	struct otlp_stack_formatter stacks = { symbolizer_format_stack, symbols };
+	if (fx.cfg->statsd_metrics) {
+		/* here, not at start: resolving the daemon's name may block on DNS */
+		char err[256];
+		fx.statsd = statsd_exporter_open(fx.cfg, err, sizeof err);
+		if (fx.statsd == NULL)
+			log_write(LOG_WARN, "StatsD to %s:%u is off: %s", fx.cfg->statsd_host, fx.cfg->statsd_port, err);
+	}
+	bool metrics = (fx.otlp != NULL && fx.cfg->otlp_metrics) || fx.statsd != NULL;
+	uint64_t interval_ms = fx.cfg->metric_export_interval_ms ? fx.cfg->metric_export_interval_ms : 60000;
+	struct timespec next_metrics;
+	clock_gettime(CLOCK_MONOTONIC, &next_metrics);
+	next_metrics.tv_sec += (time_t)(interval_ms / 1000);
+	next_metrics.tv_nsec += (long)(interval_ms % 1000) * 1000000L;
+	if (next_metrics.tv_nsec >= 1000000000L)
+		next_metrics.tv_sec++, next_metrics.tv_nsec -= 1000000000L;
 	pthread_mutex_lock(&fx.lock);
 	for (;;) {
 		bool stop = fx.stop;
@@ -214,8 +253,27 @@ static void *exporter_main(void *arg)
 			stop = fx.stop;
 		}
 		pthread_mutex_unlock(&fx.lock);
+		if (stop && fx.otlp != NULL)
+			otlp_exporter_set_deadline_cap(fx.otlp, otlp_http_now_ms() + FILE_EXPORTER_FINAL_SEND_MS);
 		if (batch != NULL)
 			drain(batch, max, &w->buf, symbols != NULL ? &stacks : NULL);
+		if (fx.otlp != NULL)
+			otlp_exporter_flush_spans(fx.otlp, stop);
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (metrics && (stop || now.tv_sec > next_metrics.tv_sec ||
+		                (now.tv_sec == next_metrics.tv_sec && now.tv_nsec >= next_metrics.tv_nsec))) {
+			uint64_t unix_now = clock_ticks_to_unix_ns(clock_now());
+			if (fx.otlp != NULL && fx.cfg->otlp_metrics)
+				otlp_exporter_send_metrics(fx.otlp, fx.start_unix_ns, unix_now);
+			if (fx.statsd != NULL)
+				statsd_exporter_flush(fx.statsd);
+			next_metrics = now;
+			next_metrics.tv_sec += (time_t)(interval_ms / 1000);
+			next_metrics.tv_nsec += (long)(interval_ms % 1000) * 1000000L;
+			if (next_metrics.tv_nsec >= 1000000000L)
+				next_metrics.tv_sec++, next_metrics.tv_nsec -= 1000000000L;
+		}
 		clock_recalibrate();
 		pthread_mutex_lock(&fx.lock);
 		if (stop)
@@ -226,6 +284,8 @@ static void *exporter_main(void *arg)
 	json_buf_free(&w->buf);
 	free(batch);
 	symbolizer_free(symbols);
+	statsd_exporter_close(fx.statsd);
+	fx.statsd = NULL;
 	*w = (struct exporter_work){ .inherited = w->inherited };
 	return NULL;
 }
@@ -235,7 +295,9 @@ static void *exporter_main(void *arg)
  * condition variable and every signal blocked in the thread. Returns 0 or
  * pthread_create's error. fx.cfg, fx.targets and fx.resource must be set.
  */
-static int start_thread(void)
+static struct otlp_exporter *open_otlp(void);
+
+static int start_thread_with_otlp(bool with_otlp)
 {
 	fx.pid = getpid();
 	fx.resource.pid = (int64_t)fx.pid;
@@ -258,6 +320,10 @@ static int start_thread(void)
 	/* error spans' code.stacktrace; tables are opened only when one comes */
 	w->symbols = symbolizer_new();
 	w->buf = (struct json_buf){ 0 };
+	fx.stacks = (struct otlp_stack_formatter){ symbolizer_format_stack, w->symbols };
+
+	if (with_otlp)
+		fx.otlp = open_otlp();
 
 	sigset_t all, old;
 	sigfillset(&all);
@@ -274,27 +340,53 @@ static int start_thread(void)
 	return rc;
 }
 
+/* The OTLP backend for the current process (NULL with a warning when it cannot be made). */
+static struct otlp_exporter *open_otlp(void)
+{
+	struct otlp_exporter_context ctx = {
+		.cfg = fx.cfg,
+		.resource = &fx.resource,
+		.targets = fx.targets,
+		.ntargets = &fx.ntargets,
+		.stacks = fx.stacks.ctx != NULL ? &fx.stacks : NULL,
+		.abort = &fx.abort,
+	};
+	char err[256];
+	struct otlp_exporter *e = otlp_exporter_open(&ctx, err, sizeof err);
+	if (e == NULL)
+		log_write(LOG_WARN, "OTLP export to %s is off: %s", fx.cfg->otlp_endpoint, err);
+	return e;
+}
+
 bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_set *targets, const char *exe)
 {
-	if (fx.running || cfg->traces_file == NULL)
+	bool otlp_on = cfg->otlp_traces || cfg->otlp_metrics;
+	if (fx.running || (cfg->traces_file == NULL && !otlp_on && !cfg->statsd_metrics))
 		return false;
-	/* Opened once here to report a problem at start (and create the
-	 * file); each drain opens it again (see the top of this file). */
-	int fd = open_traces_file(cfg->traces_file);
-	if (fd < 0) {
-		log_write(LOG_WARN, "cannot open traces_file %s: %s; tracing without a file", cfg->traces_file,
-		          open_error(errno));
-		return false;
+	bool file_on = cfg->traces_file != NULL;
+	if (file_on) {
+		/* Opened once here to report a problem at start (and create the
+		 * file); each drain opens it again (see the top of this file). */
+		int fd = open_traces_file(cfg->traces_file);
+		if (fd < 0) {
+			log_write(LOG_WARN, "cannot open traces_file %s: %s; tracing without a file", cfg->traces_file,
+			          open_error(errno));
+			file_on = false;
+			if (!otlp_on && !cfg->statsd_metrics)
+				return false;
+		} else {
+			close(fd);
+		}
 	}
-	close(fd);
 	/* Room for every target the process may hook: dlopen appends while the
 	 * thread reads (file_exporter_add_targets), so the array never moves. */
 	struct otlp_target *ot = calloc(TARGETS_MAX, sizeof *ot);
 	if (ot == NULL) {
-		log_write(LOG_ERROR, "out of memory starting the traces_file exporter");
+		log_write(LOG_ERROR, "out of memory starting the exporter");
 		return false;
 	}
 	fx.cfg = cfg;
+	fx.file_on = file_on;
 	fx.targets = ot;
 	fx.ntargets = 0;
 	file_exporter_add_targets(targets->items, targets->count);
@@ -310,9 +402,13 @@ bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_s
 		.extra = cfg->resource_attributes,
 		.nextra = cfg->nresource_attributes,
 	};
-	int rc = start_thread();
+	fx.start_unix_ns = clock_ticks_to_unix_ns(clock_now());
+	atomic_store(&fx.abort, false);
+	/* the stacks formatter comes with the thread's symbolizer: made by start_thread */
+	fx.otlp = NULL;
+	int rc = start_thread_with_otlp(otlp_on);
 	if (rc != 0) {
-		log_write(LOG_WARN, "cannot start the exporter thread: %s; tracing without a file", strerror(rc));
+		log_write(LOG_WARN, "cannot start the exporter thread: %s; not exporting", strerror(rc));
 		free(ot);
 		fx.targets = NULL;
 		return false;
@@ -349,7 +445,16 @@ bool file_exporter_after_fork_child(void)
 	if (inherited != NULL)
 		*inherited = fx.work;
 	fx.work = (struct exporter_work){ .inherited = inherited };
-	int rc = start_thread();
+	/* The parent's OTLP transport holds the parent's connection (a TLS
+	 * session too): left alone, not closed, and a new one made; the
+	 * StatsD backend is reopened by the new thread (its totals were the
+	 * parent's). */
+	bool with_otlp = fx.otlp != NULL;
+	fx.otlp = NULL;
+	fx.statsd = NULL;
+	atomic_store(&fx.abort, false);
+	fx.start_unix_ns = clock_ticks_to_unix_ns(clock_now());
+	int rc = start_thread_with_otlp(with_otlp);
 	if (rc != 0) {
 		log_write(LOG_WARN, "cannot start the exporter thread in fork child %d: %s; tracing without a file",
 		          (int)getpid(), strerror(rc));
@@ -372,6 +477,17 @@ void file_exporter_add_targets(const struct target *items, size_t n)
 	__atomic_store_n(&fx.ntargets, have + n, __ATOMIC_RELEASE);
 }
 
+/* pthread_timedjoin_np on the exporter thread, waiting at most ms. */
+static int join_within(long ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until); /* pthread_timedjoin_np measures CLOCK_REALTIME */
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	until.tv_sec += ms / 1000 + until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	return pthread_timedjoin_np(fx.thread, NULL, &until);
+}
+
 void file_exporter_stop(void)
 {
 	if (!fx.running || getpid() != fx.pid)
@@ -381,12 +497,16 @@ void file_exporter_stop(void)
 	fx.stop = true;
 	pthread_cond_signal(&fx.cond);
 	pthread_mutex_unlock(&fx.lock);
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until); /* pthread_timedjoin_np measures CLOCK_REALTIME */
-	until.tv_nsec += (FILE_EXPORTER_STOP_TIMEOUT_MS % 1000) * 1000000L;
-	until.tv_sec += FILE_EXPORTER_STOP_TIMEOUT_MS / 1000 + until.tv_nsec / 1000000000L;
-	until.tv_nsec %= 1000000000L;
-	int rc = pthread_timedjoin_np(fx.thread, NULL, &until);
+	/* Most of the bound for the last drain and sends; then an OTLP send
+	 * still waiting on the collector is aborted (it notices within 50 ms)
+	 * so that the rest (the file, StatsD) still gets done. */
+	int rc = join_within(FILE_EXPORTER_STOP_TIMEOUT_MS - FILE_EXPORTER_ABORT_MARGIN_MS);
+	if (rc != 0) {
+		atomic_store(&fx.abort, true);
+		rc = join_within(FILE_EXPORTER_ABORT_MARGIN_MS);
+		if (rc == 0)
+			log_write(LOG_WARN, "exiting: the last OTLP export was cut short at %d ms", FILE_EXPORTER_STOP_TIMEOUT_MS);
+	}
 	if (rc != 0) {
 		log_write(LOG_WARN, "exporter did not finish within %d ms; exiting without its last spans",
 		          FILE_EXPORTER_STOP_TIMEOUT_MS);
@@ -397,4 +517,12 @@ void file_exporter_stop(void)
 	log_write(LOG_DEBUG, "exported %llu spans in %llu lines to %s (%llu calls timed, %llu dropped)",
 	          (unsigned long long)fx.spans, (unsigned long long)fx.lines, fx.cfg->traces_file,
 	          (unsigned long long)tot.calls, (unsigned long long)tot.dropped);
+	if (fx.otlp != NULL) {
+		uint64_t sent, dropped;
+		otlp_exporter_counts(fx.otlp, &sent, &dropped);
+		log_write(LOG_DEBUG, "OTLP: %llu spans sent, %llu dropped", (unsigned long long)sent,
+		          (unsigned long long)dropped);
+		otlp_exporter_close(fx.otlp);
+		fx.otlp = NULL;
+	}
 }

@@ -25,6 +25,10 @@
 
 #define FILE_EXPORTER_INTERVAL_MS 200
 #define FILE_EXPORTER_STOP_TIMEOUT_MS 2000
+/* Of that, the last part left after an OTLP send still waiting is aborted. */
+#define FILE_EXPORTER_ABORT_MARGIN_MS 300
+/* At exit, the time the last OTLP sends (spans, then metrics) may take together. */
+#define FILE_EXPORTER_FINAL_SEND_MS 500
 
 /*
  * Opens cfg->traces_file (O_APPEND, created 0644) and starts the thread.

@@ -227,6 +227,19 @@ const struct hotpath_hook_stats *hotpath_thread_hook_stats(const struct hotpath_
 	return t->hooks;
 }
 
+void hotpath_hook_totals(size_t hook_index, struct hotpath_hook_stats *out)
+{
+	out->errors = 0;
+	histogram_reset(&out->duration);
+	if (hook_index >= hp.nhooks)
+		return;
+	for (struct hotpath_thread *t = hotpath_threads(); t != NULL; t = t->next) {
+		const struct hotpath_hook_stats *hs = &t->hooks[hook_index];
+		out->errors += __atomic_load_n(&hs->errors, __ATOMIC_RELAXED);
+		histogram_add(&out->duration, &hs->duration);
+	}
+}
+
 void hotpath_totals(struct hotpath_totals *out)
 {
 	*out = (struct hotpath_totals){ 0 };

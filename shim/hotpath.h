@@ -94,6 +94,14 @@ struct ring *hotpath_thread_ring(struct hotpath_thread *t);
 /* nhooks entries, indexed by hook index. */
 const struct hotpath_hook_stats *hotpath_thread_hook_stats(const struct hotpath_thread *t);
 
+/*
+ * One hook's aggregate over every thread, cumulative since the process
+ * (or fork child) started: errors and the duration histogram (its count is
+ * the calls). Exporter thread; reads the owners' counters relaxed, so a
+ * call in progress may be counted in count but not yet in a bucket.
+ */
+void hotpath_hook_totals(size_t hook_index, struct hotpath_hook_stats *out);
+
 /* Sums over every thread: calls timed, calls sampled, records dropped. */
 struct hotpath_totals {
 	uint64_t calls, errors, sampled, dropped, threads;

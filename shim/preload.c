@@ -302,7 +302,9 @@ static void resolve_hooks(const char *exe)
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	/* Before the snapshot: what it maps is then known, not taken for a dlopen of the host's. */
-	if (shim.config.traces_file != NULL && !stacktrace_init())
+	const struct stdbtel_config *c = &shim.config;
+	bool any_exporter = c->traces_file != NULL || c->otlp_traces || c->otlp_metrics || c->statsd_metrics;
+	if (any_exporter && !stacktrace_init())
 		log_write(LOG_DEBUG, "libunwind.so.8 not found: error spans will have no code.stacktrace");
 	if (loaded_objects_snapshot(&shim.objects) != 0) {
 		log_write(LOG_ERROR, "out of memory listing loaded objects; not tracing");
@@ -328,10 +330,10 @@ static void resolve_hooks(const char *exe)
 		return;
 	}
 	shim.active = true;
-	/* Only traces_file can receive spans in this version: without it,
-	 * patching would cost the host time for nothing. A hook whose object
-	 * is not loaded yet may still be met by a dlopen. */
-	bool may_hook = shim.config.traces_file != NULL &&
+	/* Without an exporter (traces_file, OTLP, StatsD), patching would
+	 * cost the host time for nothing. A hook whose object is not loaded
+	 * yet may still be met by a dlopen. */
+	bool may_hook = any_exporter &&
 	                (shim.targets.count > 0 || (shim.targets.hooks_pending > 0 && any_hook_names_objects()));
 	if (may_hook && start_hot_path())
 		shim.hooked = hook_targets(shim.targets.items, shim.targets.count, 0, shim.target_objects, false);
@@ -341,13 +343,25 @@ static void resolve_hooks(const char *exe)
 		interpose_set_dlopen_observer(hook_new_objects);
 	if ((shim.hooked > 0 || exporting) && pthread_atfork(NULL, NULL, after_fork_child) != 0)
 		log_write(LOG_WARN, "cannot register the fork handler; a fork child would export nothing");
+	char where[512] = "";
+	if (exporting) {
+		int n = 0;
+		if (c->traces_file != NULL)
+			n += snprintf(where + n, sizeof where - (size_t)n, "spans to %s", c->traces_file);
+		if ((c->otlp_traces || c->otlp_metrics) && n < (int)sizeof where)
+			n += snprintf(where + n, sizeof where - (size_t)n, "%sOTLP %s to %s", n ? ", " : "",
+			              c->otlp_traces && c->otlp_metrics ? "traces and metrics" : c->otlp_traces ? "traces" : "metrics",
+			              c->otlp_endpoint);
+		if (c->statsd_metrics && n < (int)sizeof where)
+			snprintf(where + n, sizeof where - (size_t)n, "%sStatsD to %s:%u", n ? ", " : "", c->statsd_host,
+			         c->statsd_port);
+	}
 	log_write(LOG_INFO,
-	          "%s (pid %d): %zu of %zu hooks resolved to %zu functions, %d hooked, in %.2f ms (config %s); "
-	          "%s%s",
+	          "%s (pid %d): %zu of %zu hooks resolved to %zu functions, %d hooked, in %.2f ms (config %s); %s",
 	          exe, (int)getpid(), shim.targets.hooks_resolved, shim.config.nhooks, shim.targets.count,
-	          shim.hooked, elapsed_ms(&start), shim.config.source, exporting ? "spans to " : "",
-	          exporting ? shim.config.traces_file
-	                    : "nothing patched: set traces_file (the OTLP and StatsD exporters come next)");
+	          shim.hooked, elapsed_ms(&start), shim.config.source,
+	          exporting ? where
+	                    : "nothing patched: no exporter is set (traces_file, otlp_endpoint or statsd_endpoint)");
 }
 
 __attribute__((constructor)) static void stdbtel_start(void)

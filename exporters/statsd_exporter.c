@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/* statsd_exporter.c: the StatsD backend (contract in statsd_exporter.h). */
+#include "statsd_exporter.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "histogram.h"
+#include "hotpath.h"
+#include "log.h"
+#include "statsd_format.h"
+#include "statsd_udp.h"
+
+struct statsd_exporter {
+	const struct stdbtel_config *cfg;
+	struct statsd_udp *udp;
+	enum statsd_tag_style style;
+	char *buf;
+	struct statsd_packet packet;
+	struct hotpath_hook_stats *sent; /* per hook: the totals already sent */
+	struct hotpath_hook_stats now;   /* scratch: this interval's totals */
+	struct histogram delta;          /* scratch: now - sent */
+};
+
+struct statsd_exporter *statsd_exporter_open(const struct stdbtel_config *cfg, char *err, size_t errlen)
+{
+	struct statsd_exporter *s = calloc(1, sizeof *s);
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->cfg = cfg;
+	s->style = cfg->statsd_plain ? STATSD_TAGS_NONE : STATSD_TAGS_DOGSTATSD;
+	size_t payload = cfg->statsd_max_payload ? cfg->statsd_max_payload : STATSD_MAX_PAYLOAD_DEFAULT;
+	s->buf = malloc(payload);
+	s->sent = calloc(cfg->nhooks ? cfg->nhooks : 1, sizeof *s->sent);
+	if (s->buf == NULL || s->sent == NULL) {
+		snprintf(err, errlen, "out of memory");
+		statsd_exporter_close(s);
+		return NULL;
+	}
+	for (size_t i = 0; i < cfg->nhooks; i++)
+		histogram_reset(&s->sent[i].duration);
+	statsd_packet_init(&s->packet, s->buf, payload);
+	s->udp = statsd_udp_open(cfg->statsd_host, cfg->statsd_port, err, errlen);
+	if (s->udp == NULL) {
+		statsd_exporter_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void send_packet(struct statsd_exporter *s)
+{
+	if (s->packet.len > 0)
+		statsd_udp_send(s->udp, s->packet.buf, s->packet.len);
+	statsd_packet_reset(&s->packet);
+}
+
+static void add(struct statsd_exporter *s, const struct statsd_metric *m)
+{
+	if (statsd_packet_add(&s->packet, m, s->style) == STATSD_FULL) {
+		send_packet(s);
+		statsd_packet_add(&s->packet, m, s->style);
+	}
+}
+
+/* delta = now - sent, bucket by bucket; min and max stay cumulative (the timer plan checks they fit). */
+static void histogram_delta(struct histogram *delta, const struct histogram *now, const struct histogram *sent)
+{
+	delta->count = now->count - sent->count;
+	delta->sum_ns = now->sum_ns - sent->sum_ns;
+	delta->zero_count = now->zero_count - sent->zero_count;
+	delta->min_ns = now->min_ns;
+	delta->max_ns = now->max_ns;
+	for (int i = 0; i < HISTOGRAM_BUCKETS; i++)
+		delta->buckets[i] = now->buckets[i] - sent->buckets[i];
+}
+
+void statsd_exporter_flush(struct statsd_exporter *s)
+{
+	const struct stdbtel_config *cfg = s->cfg;
+	for (size_t i = 0; i < cfg->nhooks; i++) {
+		const struct hook_config *h = &cfg->hooks[i];
+		if (h->metric_count == NULL && h->metric_errors == NULL && h->metric_duration == NULL)
+			continue;
+		hotpath_hook_totals(i, &s->now);
+		uint64_t calls = s->now.duration.count - s->sent[i].duration.count;
+		uint64_t errors = s->now.errors - s->sent[i].errors;
+		if (h->metric_count != NULL && calls > 0)
+			add(s, &(struct statsd_metric){ .type = STATSD_COUNTER, .name = h->metric_count, .value = calls });
+		if (h->metric_errors != NULL && errors > 0)
+			add(s, &(struct statsd_metric){ .type = STATSD_COUNTER, .name = h->metric_errors, .value = errors });
+		if (h->metric_duration != NULL && calls > 0) {
+			histogram_delta(&s->delta, &s->now.duration, &s->sent[i].duration);
+			struct statsd_timer_plan plan;
+			statsd_timer_plan_init(&plan, &s->delta,
+			                       cfg->statsd_timer_budget ? cfg->statsd_timer_budget : STATSD_TIMER_BUDGET_DEFAULT);
+			uint64_t value_ns;
+			unsigned shift;
+			while (statsd_timer_plan_next(&plan, &s->delta, &value_ns, &shift))
+				add(s, &(struct statsd_metric){ .type = STATSD_TIMER, .name = h->metric_duration,
+				                               .value = value_ns, .rate_shift = shift });
+		}
+		s->sent[i] = s->now;
+	}
+	send_packet(s);
+	char msg[256];
+	if (statsd_udp_take_report(s->udp, msg, sizeof msg))
+		log_write(LOG_WARN, "%s", msg);
+}
+
+void statsd_exporter_close(struct statsd_exporter *s)
+{
+	if (s == NULL)
+		return;
+	if (s->udp != NULL)
+		statsd_udp_close(s->udp);
+	free(s->buf);
+	free(s->sent);
+	free(s);
+}
