@@ -914,7 +914,9 @@ Test(exporters, collector_down_costs_the_program_nothing)
 	char *config = write_config(NULL);
 	char endpoint[96];
 	snprintf(endpoint, sizeof endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%u", closed);
-	char *extra[] = { endpoint, "OTEL_BSP_SCHEDULE_DELAY=100", "OTEL_METRIC_EXPORT_INTERVAL=100", NULL };
+	/* Batches of 64: 14 of them fail, and that must still be one or a few lines, not one per batch. */
+	char *extra[] = { endpoint, "OTEL_BSP_SCHEDULE_DELAY=100", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE=64",
+		          "OTEL_METRIC_EXPORT_INTERVAL=100", NULL };
 	struct timed_run plain = run_plain(ROUNDS);
 	struct timed_run shim = run_c_target(ROUNDS, config, true, extra);
 	assert_unchanged(&shim, &plain, 3);
