@@ -15,8 +15,9 @@
 #include "otlp_http.h"
 #include "stdbtel_build.h"
 
-/* Partial-success rejections are logged at most this often. */
+/* Partial-success rejections and failed exports are each logged at most this often. */
 #define PARTIAL_SUCCESS_LOG_MS 10000
+#define DROP_LOG_MS 10000
 
 struct otlp_exporter {
 	struct otlp_exporter_context ctx;
@@ -27,6 +28,8 @@ struct otlp_exporter {
 	int64_t last_send_ms;
 	int64_t last_partial_log_ms;
 	int64_t deadline_cap_ms;     /* 0: none (otlp_exporter_set_deadline_cap) */
+	int64_t last_drop_log_ms;
+	uint64_t drops_unlogged;     /* failed exports since the last line about them */
 	uint64_t spans_sent, spans_dropped;
 };
 
@@ -75,6 +78,7 @@ struct otlp_exporter *otlp_exporter_open(const struct otlp_exporter_context *ctx
 	}
 	e->last_send_ms = otlp_http_now_ms();
 	e->last_partial_log_ms = -PARTIAL_SUCCESS_LOG_MS;
+	e->last_drop_log_ms = -DROP_LOG_MS;
 	return e;
 }
 
@@ -86,8 +90,20 @@ static bool send_body(struct otlp_exporter *e, const char *url, enum otlp_signal
 	if (e->deadline_cap_ms != 0 && (deadline == 0 || deadline > e->deadline_cap_ms))
 		deadline = e->deadline_cap_ms;
 	enum otlp_http_outcome out = otlp_http_export(e->http, url, b->data, b->len, deadline, e->ctx.abort, &r);
-	if (out != OTLP_HTTP_DELIVERED)
-		return false; /* the transport logged why */
+	if (out != OTLP_HTTP_DELIVERED) {
+		/* One line per DROP_LOG_MS however many batches fail: a collector that
+		 * stays down must not flood the host's stderr. */
+		e->drops_unlogged++;
+		int64_t now = otlp_http_now_ms();
+		if (out == OTLP_HTTP_DROPPED && now - e->last_drop_log_ms >= DROP_LOG_MS) {
+			log_write(LOG_WARN, "OTLP export to %s failed (%s); %llu export%s dropped%s", url, r.reason,
+			          (unsigned long long)e->drops_unlogged, e->drops_unlogged == 1 ? "" : "s",
+			          e->drops_unlogged == 1 ? "" : " since the last report");
+			e->last_drop_log_ms = now;
+			e->drops_unlogged = 0;
+		}
+		return false;
+	}
 	struct otlp_partial_success ps;
 	if (r.body_len > 0 && otlp_decode_partial_success(signal, r.body, r.body_len, &ps) == 0 && ps.present &&
 	    (ps.rejected > 0 || ps.message[0] != '\0')) {
@@ -223,6 +239,9 @@ void otlp_exporter_close(struct otlp_exporter *e)
 {
 	if (e == NULL)
 		return;
+	if (e->drops_unlogged > 0)
+		log_write(LOG_WARN, "OTLP: %llu more export%s dropped (%llu spans in all)", (unsigned long long)e->drops_unlogged,
+		          e->drops_unlogged == 1 ? "" : "s", (unsigned long long)e->spans_dropped);
 	if (e->http != NULL)
 		otlp_http_destroy(e->http);
 	free(e->traces_url);

@@ -507,8 +507,9 @@ static enum otlp_http_outcome finish(struct otlp_http *t, const char *url, struc
 	r->outcome = outcome;
 	r->body = t->response;
 	r->body_len = t->response_len;
+	/* The caller decides what a user sees (otlp_exporter.c rate-limits it). */
 	if (outcome == OTLP_HTTP_DROPPED)
-		log_write(LOG_WARN, "OTLP export to %s dropped after %u attempt%s: %s", url, r->attempts,
+		log_write(LOG_DEBUG, "OTLP export to %s dropped after %u attempt%s: %s", url, r->attempts,
 		          r->attempts == 1 ? "" : "s", r->reason);
 	return outcome;
 }
