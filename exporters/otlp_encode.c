@@ -11,6 +11,7 @@
  * string fields are C strings); ids point into the caller's records, which
  * outlive the call.
  */
+#include "utf8.h"
 #include "otlp_encode.h"
 
 #include <inttypes.h>
@@ -106,35 +107,10 @@ static void arena_free(struct arena *a)
 	}
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if invalid or NUL. */
+/* A valid UTF-8 sequence at s, NUL excluded (protobuf-c strings end at NUL): its length, or 0. */
 static size_t utf8_sequence(const unsigned char *s, size_t n)
 {
-	unsigned char c = s[0];
-	size_t len;
-	uint32_t min;
-	if (c == 0)
-		return 0;
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xe0) == 0xc0)
-		len = 2, min = 0x80;
-	else if ((c & 0xf0) == 0xe0)
-		len = 3, min = 0x800;
-	else if ((c & 0xf8) == 0xf0)
-		len = 4, min = 0x10000;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	uint32_t cp = c & (0x7f >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
+	return s[0] == 0 ? 0 : utf8_sequence_length(s, n);
 }
 
 /* n bytes of s as a NUL-terminated UTF-8 string in the arena: invalid bytes and NUL become U+FFFD. */

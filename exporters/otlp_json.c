@@ -5,6 +5,7 @@
  * every append checks the buffer and, once an allocation fails, the buffer
  * stays failed and further appends do nothing.
  */
+#include "utf8.h"
 #include "otlp_json.h"
 
 #include <inttypes.h>
@@ -67,34 +68,6 @@ static void putf(struct json_buf *b, const char *fmt, ...)
 		put_bytes(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if invalid. */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	uint32_t min;
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xe0) == 0xc0)
-		len = 2, min = 0x80;
-	else if ((c & 0xf0) == 0xe0)
-		len = 3, min = 0x800;
-	else if ((c & 0xf8) == 0xf0)
-		len = 4, min = 0x10000;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	uint32_t cp = c & (0x7f >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
 
 /* A JSON string literal of n bytes of s: escaped, invalid UTF-8 replaced by U+FFFD. */
 static void put_string(struct json_buf *b, const char *s, size_t n)
@@ -125,7 +98,7 @@ static void put_string(struct json_buf *b, const char *s, size_t n)
 				putf(b, "\\u%04x", c);
 			i++;
 		} else {
-			size_t len = utf8_sequence(p + i, n - i);
+			size_t len = utf8_sequence_length(p + i, n - i);
 			if (len == 0) {
 				put(b, "\xef\xbf\xbd"); /* U+FFFD */
 				i++;
