@@ -11,7 +11,6 @@
  * string fields are C strings); ids point into the caller's records, which
  * outlive the call.
  */
-#include "utf8.h"
 #include "otlp_encode.h"
 
 #include <inttypes.h>
@@ -23,6 +22,7 @@
 #include "capture_value.h"
 #include "otlp_collector_metrics.pb-c.h"
 #include "otlp_collector_trace.pb-c.h"
+#include "utf8.h"
 
 /* Short names for the generated types. */
 typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any_value;

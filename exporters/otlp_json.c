@@ -5,7 +5,6 @@
  * every append checks the buffer and, once an allocation fails, the buffer
  * stays failed and further appends do nothing.
  */
-#include "utf8.h"
 #include "otlp_json.h"
 
 #include <inttypes.h>
@@ -15,6 +14,7 @@
 #include <string.h>
 
 #include "capture_value.h"
+#include "utf8.h"
 
 void json_buf_free(struct json_buf *b)
 {
