@@ -361,7 +361,8 @@ static void resolve_hooks(const char *exe)
 	          exe, (int)getpid(), shim.targets.hooks_resolved, shim.config.nhooks, shim.targets.count,
 	          shim.hooked, elapsed_ms(&start), shim.config.source,
 	          exporting ? where
-	                    : "nothing patched: no exporter is set (traces_file, otlp_endpoint or statsd_endpoint)");
+	          : any_exporter ? "nothing patched: no function to hook"
+	                         : "nothing patched: no exporter is set (traces_file, otlp_endpoint or statsd_endpoint)");
 }
 
 __attribute__((constructor)) static void stdbtel_start(void)

@@ -565,7 +565,9 @@ Test(exporters, spans_leave_on_schedule_while_a_daemon_like_host_runs)
 	cr_assert_not_null(written);
 	char want[128];
 	snprintf(want, sizeof want, "%s", shim.r.out);
-	cr_assert_str_eq(written, want, "the host's own file holds more than its summary line");
+	bool only_its_line = strcmp(written, want) == 0;
+	free(written);
+	cr_assert(only_its_line, "the host's own file holds more than its summary line");
 	cr_assert_eq(strncmp(want, "c_target: ", 10), 0, "stdout: %s", shim.r.out);
 
 	double end = (double)shim.end_unix_ns / 1e9;

@@ -548,8 +548,10 @@ Test(scenarios, gdb_backtrace_passes_hooked_frames)
 	/* gdb's "set environment" takes NAME=value; test_preload_value() is "LD_PRELOAD=..." */
 	snprintf(preload, sizeof preload, "set environment %s", test_preload_value());
 	snprintf(config, sizeof config, "set environment STDBTEL_CONFIG=%s", ts.config);
+	/* startup-with-shell off: gdb execs the target itself, so no shell runs
+	 * with the shim (and, in a sanitizer build, the ASan runtime) preloaded */
 	char *argv[] = { "/usr/bin/gdb", "-nx", "-q", "-batch", "-ex", "set pagination off", "-ex",
-		         "set breakpoint pending on", "-ex", preload, "-ex", config, "-ex", "break __cxa_throw",
+		         "set startup-with-shell off", "-ex", "set breakpoint pending on", "-ex", preload, "-ex", config, "-ex", "break __cxa_throw",
 		         "-ex", "run 1", "-ex", "bt", "-ex", "kill",
 		         (char *)test_env_path("STDBTEL_SCENARIO_CXX"), NULL };
 	char *env[] = { "-STDBTEL_LOG", "-LD_PRELOAD", NULL };
