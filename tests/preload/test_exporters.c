@@ -995,3 +995,42 @@ Test(exporters, collector_hanging_delays_exit_at_most_the_bound)
 	run_result_free(&plain.r);
 	run_result_free(&shim.r);
 }
+
+/* The VmHWM (kB) c_target printed with C_TARGET_PEAK_RSS=1. */
+static long peak_rss_kb(const char *err)
+{
+	const char *at = strstr(err, "c_target peak rss:");
+	cr_assert_not_null(at, "c_target printed no peak rss:\n%s", err);
+	return strtol(at + strlen("c_target peak rss:"), NULL, 10);
+}
+
+/*
+ * Memory stays bounded while the collector hangs: every call is sampled
+ * and hundreds of thousands of spans are made while the exporter waits on
+ * the collector; the rings drop what does not fit, and nothing else grows.
+ * The bound is the program's own peak plus 48 MiB (the libraries the shim
+ * loads, its rings and its buffers), far below what keeping the spans would
+ * take (over 100 MiB at 256 bytes a record).
+ */
+Test(exporters, memory_stays_bounded_while_the_collector_hangs)
+{
+	enum { MANY = 150000 }; /* 3 spans a round: 450k spans, 110 MiB as records */
+	otlp_receiver_start(&rcv, "hang", NULL, NULL);
+	char *config = write_config(NULL);
+	char *endpoint = endpoint_var("OTEL_EXPORTER_OTLP_ENDPOINT", NULL);
+	char *extra[] = { endpoint, "OTEL_BSP_SCHEDULE_DELAY=100", "OTEL_METRIC_EXPORT_INTERVAL=100",
+		          "C_TARGET_PEAK_RSS=1", NULL };
+	char *plain_extra[] = { "C_TARGET_PEAK_RSS=1", NULL };
+	struct timed_run plain = run_c_target(MANY, NULL, false, plain_extra);
+	struct timed_run shim = run_c_target(MANY, config, true, extra);
+	cr_assert_eq(shim.r.status, 0, "stderr:\n%s", shim.r.err);
+	cr_assert_str_eq(shim.r.out, plain.r.out, "stdout changed under the shim");
+	long plain_kb = peak_rss_kb(plain.r.err), shim_kb = peak_rss_kb(shim.r.err);
+	cr_log_info("peak rss: %ld kB without the shim, %ld kB with it", plain_kb, shim_kb);
+	cr_assert_lt(shim_kb, plain_kb + 48 * 1024, "peak rss %ld kB under the shim, %ld kB without", shim_kb, plain_kb);
+	free(endpoint);
+	unlink(config);
+	free(config);
+	run_result_free(&plain.r);
+	run_result_free(&shim.r);
+}

@@ -12,7 +12,9 @@
  * threads it has, so a test sees whether anything patched or started.
  * With C_TARGET_DAEMON_FILE=path it first behaves like a daemon that
  * closes every descriptor above 2 and then opens its own data file at
- * path, and writes its summary line there too.
+ * path, and writes its summary line there too. With C_TARGET_PEAK_RSS=1
+ * it prints its peak resident memory (VmHWM) on stderr last, so stdout
+ * stays the same with and without it.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -104,6 +106,16 @@ int main(int argc, char **argv)
 		       code[2], code[3], code[4], code[5], code[6], code[7], code[8], threads);
 	}
 	printf("c_target: %u rounds, %zu rows selected\n", rounds, selected);
+	const char *peak = getenv("C_TARGET_PEAK_RSS");
+	if (peak != NULL && strcmp(peak, "1") == 0) {
+		FILE *st = fopen("/proc/self/status", "r");
+		char line[256];
+		while (st != NULL && fgets(line, sizeof line, st) != NULL)
+			if (strncmp(line, "VmHWM:", 6) == 0)
+				fprintf(stderr, "c_target peak rss:%s", line + 6);
+		if (st != NULL)
+			fclose(st);
+	}
 	if (data_fd >= 0) {
 		/* the exporter runs on meanwhile: give it a drain or two while our file is open */
 		struct timespec nap = { 0, 500 * 1000000L };
