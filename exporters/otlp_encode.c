@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture_attribute.h"
 #include "capture_value.h"
 #include "otlp_collector_metrics.pb-c.h"
 #include "otlp_collector_trace.pb-c.h"
@@ -242,40 +243,23 @@ static void attrs_config(struct arena *a, struct attr_list *l, const struct conf
 	}
 }
 
-/* A captured value typed as otlp_json.c types it (the two must agree). */
+/* A captured value, typed by capture_attribute_of (as otlp_json.c types it). */
 static void attrs_capture(struct arena *a, struct attr_list *l, const struct hook_capture *cap,
                           const struct span_record *rec, uint64_t raw)
 {
-	char text[24];
-	switch (cap->type) {
-	case CAPTURE_U64:
-		if (raw > INT64_MAX) { /* OTLP integers are int64: keep the exact value as text */
-			int n = snprintf(text, sizeof text, "%" PRIu64, raw);
-			attrs_string(a, l, cap->attribute, text, (size_t)n);
-			return;
-		}
+	struct capture_attribute v;
+	capture_attribute_of(cap, rec, raw, &v);
+	switch (v.kind) {
+	case CAPTURE_ATTRIBUTE_STRING:
+		attrs_string(a, l, cap->attribute, v.text, v.len);
 		break;
-	case CAPTURE_BOOL:
-		attrs_bool(a, l, cap->attribute, capture_as_int64(CAPTURE_BOOL, raw) != 0);
-		return;
-	case CAPTURE_POINTER: {
-		int n = snprintf(text, sizeof text, "0x%" PRIx64, raw);
-		attrs_string(a, l, cap->attribute, text, (size_t)n);
-		return;
-	}
-	case CAPTURE_CSTRING:
-	case CAPTURE_STR: { /* offset << 32 | length into rec->text */
-		size_t off = (size_t)(raw >> 32), len = (size_t)(uint32_t)raw;
-		size_t used = rec->text_used < SPAN_TEXT_BYTES ? rec->text_used : SPAN_TEXT_BYTES;
-		if (off > used || len > used - off)
-			off = len = 0; /* a damaged record gives an empty string, never a wild read */
-		attrs_string(a, l, cap->attribute, rec->text + off, len);
-		return;
-	}
-	default: /* the other integer types */
+	case CAPTURE_ATTRIBUTE_BOOL:
+		attrs_bool(a, l, cap->attribute, v.integer != 0);
+		break;
+	case CAPTURE_ATTRIBUTE_INT:
+		attrs_int(a, l, cap->attribute, v.integer);
 		break;
 	}
-	attrs_int(a, l, cap->attribute, capture_as_int64(cap->type, raw));
 }
 
 /* ---- resource and scope ---------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture_attribute.h"
 #include "capture_value.h"
 #include "utf8.h"
 
@@ -184,42 +185,24 @@ static void put_config_attribute(struct json_buf *b, bool *first, const struct c
 	put(b, "}}");
 }
 
-/* Sign- or zero-extends the low bits of raw as the capture type says. */
+/* A captured value, typed by capture_attribute_of (the protobuf encoder types it the same). */
 static void put_capture(struct json_buf *b, bool *first, const struct hook_capture *cap,
                         const struct span_record *rec, uint64_t raw)
 {
-	switch (cap->type) {
-	case CAPTURE_U64:
-		if (raw > INT64_MAX) { /* OTLP integers are int64: keep the exact value as text */
-			char text[24];
-			int n = snprintf(text, sizeof text, "%" PRIu64, raw);
-			attribute_string(b, first, cap->attribute, text, (size_t)n);
-			return;
-		}
+	struct capture_attribute v;
+	capture_attribute_of(cap, rec, raw, &v);
+	switch (v.kind) {
+	case CAPTURE_ATTRIBUTE_STRING:
+		attribute_string(b, first, cap->attribute, v.text, v.len);
 		break;
-	case CAPTURE_BOOL:
+	case CAPTURE_ATTRIBUTE_BOOL:
 		attribute_open(b, first, cap->attribute);
-		put(b, capture_as_int64(CAPTURE_BOOL, raw) ? "\"boolValue\":true}}" : "\"boolValue\":false}}");
-		return;
-	case CAPTURE_POINTER: {
-		char text[24];
-		int n = snprintf(text, sizeof text, "0x%" PRIx64, raw);
-		attribute_string(b, first, cap->attribute, text, (size_t)n);
-		return;
-	}
-	case CAPTURE_CSTRING:
-	case CAPTURE_STR: { /* offset << 32 | length into rec->text */
-		size_t off = (size_t)(raw >> 32), len = (size_t)(uint32_t)raw;
-		size_t used = rec->text_used < SPAN_TEXT_BYTES ? rec->text_used : SPAN_TEXT_BYTES;
-		if (off > used || len > used - off)
-			off = len = 0; /* a damaged record gives an empty string, never a wild read */
-		attribute_string(b, first, cap->attribute, rec->text + off, len);
-		return;
-	}
-	default: /* the other integer types */
+		put(b, v.integer ? "\"boolValue\":true}}" : "\"boolValue\":false}}");
+		break;
+	case CAPTURE_ATTRIBUTE_INT:
+		attribute_int(b, first, cap->attribute, v.integer);
 		break;
 	}
-	attribute_int(b, first, cap->attribute, capture_as_int64(cap->type, raw));
 }
 
 /* ---- spans ----------------------------------------------------------------- */
