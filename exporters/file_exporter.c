@@ -136,15 +136,6 @@ static bool write_all(int fd, const char *buf, size_t len)
 	return true;
 }
 
-/* Span records (not SPAN_STACK) among batch[0..n). */
-static size_t count_spans(const struct span_record *batch, size_t n)
-{
-	size_t spans = 0;
-	for (size_t i = 0; i < n; i++)
-		spans += !(batch[i].flags & SPAN_STACK);
-	return spans;
-}
-
 /* Hands batch[0..n) to OTLP (when on) and writes it as one line to *fd (opened here on first use); returns the number of spans written. */
 static size_t write_batch(int *fd, const struct span_record *batch, size_t n, struct json_buf *buf,
                           const struct otlp_stack_formatter *stacks)
@@ -152,7 +143,7 @@ static size_t write_batch(int *fd, const struct span_record *batch, size_t n, st
 	if (fx.otlp != NULL && fx.cfg->otlp_traces)
 		otlp_exporter_add_spans(fx.otlp, batch, n);
 	if (!fx.file_on)
-		return count_spans(batch, n);
+		return span_records_count_spans(batch, n);
 	buf->len = 0;
 	long w = otlp_json_encode_spans(buf, &fx.resource, STDBTEL_VERSION, fx.cfg, fx.targets,
 	                                __atomic_load_n(&fx.ntargets, __ATOMIC_ACQUIRE), batch, n,

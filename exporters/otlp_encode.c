@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "capture_attribute.h"
-#include "capture_value.h"
 #include "otlp_collector_metrics.pb-c.h"
 #include "otlp_collector_trace.pb-c.h"
 #include "utf8.h"

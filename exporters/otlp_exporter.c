@@ -118,15 +118,6 @@ static bool send_body(struct otlp_exporter *e, const char *url, enum otlp_signal
 	return true;
 }
 
-/* Records of the pending batch that are spans (not SPAN_STACK). */
-static size_t count_spans(const struct span_record *r, size_t n)
-{
-	size_t spans = 0;
-	for (size_t i = 0; i < n; i++)
-		spans += !(r[i].flags & SPAN_STACK);
-	return spans;
-}
-
 static void send_pending(struct otlp_exporter *e)
 {
 	size_t n = e->npending;
@@ -139,8 +130,9 @@ static void send_pending(struct otlp_exporter *e)
 	                               __atomic_load_n(e->ctx.ntargets, __ATOMIC_ACQUIRE), e->pending, n,
 	                               clock_ticks_to_unix_ns, e->ctx.stacks);
 	if (spans < 0) {
-		e->spans_dropped += count_spans(e->pending, n);
-		log_write(LOG_ERROR, "out of memory encoding %zu spans for OTLP; dropped", count_spans(e->pending, n));
+		size_t lost = span_records_count_spans(e->pending, n);
+		e->spans_dropped += lost;
+		log_write(LOG_ERROR, "out of memory encoding %zu spans for OTLP; dropped", lost);
 	} else if (spans > 0) {
 		if (send_body(e, e->traces_url, OTLP_SIGNAL_TRACES, &b))
 			e->spans_sent += (uint64_t)spans;

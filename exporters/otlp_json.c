@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "capture_attribute.h"
-#include "capture_value.h"
 #include "utf8.h"
 
 void json_buf_free(struct json_buf *b)

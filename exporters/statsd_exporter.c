@@ -66,18 +66,6 @@ static void add(struct statsd_exporter *s, const struct statsd_metric *m)
 	}
 }
 
-/* delta = now - sent, bucket by bucket; min and max stay cumulative (the timer plan checks they fit). */
-static void histogram_delta(struct histogram *delta, const struct histogram *now, const struct histogram *sent)
-{
-	delta->count = now->count - sent->count;
-	delta->sum_ns = now->sum_ns - sent->sum_ns;
-	delta->zero_count = now->zero_count - sent->zero_count;
-	delta->min_ns = now->min_ns;
-	delta->max_ns = now->max_ns;
-	for (int i = 0; i < HISTOGRAM_BUCKETS; i++)
-		delta->buckets[i] = now->buckets[i] - sent->buckets[i];
-}
-
 void statsd_exporter_flush(struct statsd_exporter *s)
 {
 	const struct stdbtel_config *cfg = s->cfg;
@@ -93,7 +81,7 @@ void statsd_exporter_flush(struct statsd_exporter *s)
 		if (h->metric_errors != NULL && errors > 0)
 			add(s, &(struct statsd_metric){ .type = STATSD_COUNTER, .name = h->metric_errors, .value = errors });
 		if (h->metric_duration != NULL && calls > 0) {
-			histogram_delta(&s->delta, &s->now.duration, &s->sent[i].duration);
+			histogram_subtract(&s->delta, &s->now.duration, &s->sent[i].duration);
 			struct statsd_timer_plan plan;
 			statsd_timer_plan_init(&plan, &s->delta,
 			                       cfg->statsd_timer_budget ? cfg->statsd_timer_budget : STATSD_TIMER_BUDGET_DEFAULT);

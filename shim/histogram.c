@@ -96,6 +96,17 @@ void histogram_add(struct histogram *dst, const struct histogram *src)
 		dst->buckets[i] += LOAD(&src->buckets[i]);
 }
 
+void histogram_subtract(struct histogram *dst, const struct histogram *later, const struct histogram *earlier)
+{
+	dst->count = later->count - earlier->count;
+	dst->sum_ns = later->sum_ns - earlier->sum_ns;
+	dst->zero_count = later->zero_count - earlier->zero_count;
+	dst->min_ns = later->min_ns;
+	dst->max_ns = later->max_ns;
+	for (int i = 0; i < HISTOGRAM_BUCKETS; i++)
+		dst->buckets[i] = later->buckets[i] - earlier->buckets[i];
+}
+
 /*
  * 2^(index/8) as a double: the table's mantissa (rounded once, to nearest,
  * by the conversion to double) times an exact power of two built from its

@@ -98,6 +98,13 @@ static inline __attribute__((always_inline)) void histogram_record(struct histog
 /* dst += src (exporter thread). */
 void histogram_add(struct histogram *dst, const struct histogram *src);
 
+/*
+ * dst = later - earlier, two readings of one cumulative histogram (an
+ * interval's share): counts, sum and buckets subtract; min and max are
+ * later's, the whole run's (an interval's own are not known).
+ */
+void histogram_subtract(struct histogram *dst, const struct histogram *later, const struct histogram *earlier);
+
 /* Lower (exclusive) and upper (inclusive) boundaries of an OTLP index (tests, exporter). */
 double histogram_bucket_lower(int32_t index);
 double histogram_bucket_upper(int32_t index);

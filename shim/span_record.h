@@ -8,6 +8,7 @@
 #ifndef STDBTEL_SPAN_RECORD_H
 #define STDBTEL_SPAN_RECORD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Per-record flags. */
@@ -74,5 +75,14 @@ _Static_assert(__builtin_offsetof(struct span_stack, flags) == __builtin_offseto
                "flags tell a stack from a span");
 _Static_assert(__builtin_offsetof(struct span_stack, span_id) == __builtin_offsetof(struct span_record, span_id),
                "the pairing key");
+
+/* Span records among records[0..n) (the SPAN_STACK ones are not spans). */
+static inline size_t span_records_count_spans(const struct span_record *records, size_t n)
+{
+	size_t spans = 0;
+	for (size_t i = 0; i < n; i++)
+		spans += !(records[i].flags & SPAN_STACK);
+	return spans;
+}
 
 #endif

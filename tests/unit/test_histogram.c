@@ -401,3 +401,29 @@ Test(histogram, record_speed)
 		N * ROUNDS);
 	cr_assert_eq(h.count, (uint64_t)N * ROUNDS);
 }
+
+Test(histogram, subtract_gives_an_interval_share)
+{
+	/* Two readings of one histogram: the second minus the first is what was recorded in between. */
+	struct histogram h, earlier, delta;
+	struct model m = { .min = UINT64_MAX }, later_part = { .min = UINT64_MAX };
+	histogram_reset(&h);
+	uint64_t seed = 11;
+	for (int i = 0; i < 3000; i++) {
+		uint64_t v = splitmix64(&seed) % 16 == 0 ? 0 : log_uniform(&seed) >> 20;
+		histogram_record(&h, v);
+		model_record(&m, v);
+	}
+	earlier = h;
+	for (int i = 0; i < 2000; i++) {
+		uint64_t v = log_uniform(&seed) >> 12;
+		histogram_record(&h, v);
+		model_record(&m, v);
+		model_record(&later_part, v);
+	}
+	histogram_subtract(&delta, &h, &earlier);
+	/* min and max are the whole run's */
+	later_part.min = m.min;
+	later_part.max = m.max;
+	expect_model(&delta, &later_part);
+}
