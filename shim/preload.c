@@ -32,7 +32,7 @@
 
 #include "clock.h"
 #include "config.h"
-#include "file_exporter.h"
+#include "exporter.h"
 #include "hook_engine.h"
 #include "hotpath.h"
 #include "interpose.h"
@@ -249,7 +249,7 @@ static void hook_new_objects(void)
 	} else if (set.count > 0 && hotpath_add_targets(&shim.config, set.items, set.count) == 0) {
 		/* kept for the process's life: the exporter names spans from their keys */
 		shim.dlopen_sets[shim.ndlopen_sets++] = set;
-		file_exporter_add_targets(set.items, set.count);
+		exporter_add_targets(set.items, set.count);
 		int hooked = hook_targets(set.items, set.count, shim.next_id, fresh, true);
 		shim.next_id += set.count;
 		shim.hooked += hooked;
@@ -290,7 +290,7 @@ static void after_fork_child(void)
 	pthread_mutex_init(&dlopen_lock, NULL);
 	clock_after_fork_child();
 	size_t discarded = hotpath_after_fork_child();
-	bool exporting = file_exporter_after_fork_child();
+	bool exporting = exporter_after_fork_child();
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	log_write(LOG_DEBUG, "fork child (pid %d): %zu records left to the parent to export; %s", (int)getpid(),
 	          discarded, exporting ? "exporting under this pid" : "no exporter");
@@ -338,7 +338,7 @@ static void resolve_hooks(const char *exe)
 	if (may_hook && start_hot_path())
 		shim.hooked = hook_targets(shim.targets.items, shim.targets.count, 0, shim.target_objects, false);
 	bool exporting = (shim.hooked > 0 || (may_hook && shim.targets.hooks_pending > 0)) &&
-	                 file_exporter_start(&shim.config, &shim.targets, exe);
+	                 exporter_start(&shim.config, &shim.targets, exe);
 	if (exporting && any_hook_names_objects())
 		interpose_set_dlopen_observer(hook_new_objects);
 	if ((shim.hooked > 0 || exporting) && pthread_atfork(NULL, NULL, after_fork_child) != 0)
@@ -397,7 +397,7 @@ out:
 	errno = saved_errno;
 }
 
-/* At exit: the exporter's last drain, bounded (file_exporter_stop). */
+/* At exit: the exporter's last drain, bounded (exporter_stop). */
 __attribute__((destructor)) static void stdbtel_stop(void)
 {
 	int saved_errno = errno;
@@ -405,6 +405,6 @@ __attribute__((destructor)) static void stdbtel_stop(void)
 	 * above this one are calls still in progress (exit inside them) */
 	if (shim.hooked > 0)
 		hook_engine_reap_dead((uintptr_t)__builtin_frame_address(0));
-	file_exporter_stop();
+	exporter_stop();
 	errno = saved_errno;
 }

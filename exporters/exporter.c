@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * file_exporter.c: the exporter thread for traces_file (contract in
- * file_exporter.h).
+ * exporter.c: the exporter thread and its traces_file backend (contract in
+ * exporter.h).
  *
  * Design, and why:
  *  - One thread, created with every signal blocked (the mask is set around
@@ -9,7 +9,7 @@
  *    it) and excluded from timing first thing (hotpath_exclude_this_thread),
  *    so a hooked libc function called by the exporter is never traced.
  *  - It sleeps on a condition variable (CLOCK_MONOTONIC) for
- *    FILE_EXPORTER_INTERVAL_MS or until stop, drains every ring in
+ *    EXPORTER_INTERVAL_MS or until stop, drains every ring in
  *    batches of bsp_max_export_batch_size records, encodes each batch as
  *    one OTLP/JSON line and appends it with write(2) (O_APPEND: each line
  *    lands whole even when several processes share the file).
@@ -22,18 +22,18 @@
  *    again.
  *  - Stop (from the library's destructor, at exit) sets a flag, signals,
  *    and joins with pthread_timedjoin_np: a stuck write (full disk, NFS)
- *    can hold exit back by at most FILE_EXPORTER_STOP_TIMEOUT_MS.
+ *    can hold exit back by at most EXPORTER_STOP_TIMEOUT_MS.
  *  - Memory: the batch array and the JSON buffer are allocated by this
  *    thread (malloc is fine here: it is not the hot path).
  *  - fork: the child has no exporter thread, only copies of its state.
- *    file_exporter_after_fork_child() (from the atfork child handler in
+ *    exporter_after_fork_child() (from the atfork child handler in
  *    preload.c) starts the child's own, under the child's pid, appending
  *    to the same path. The parent's thread's buffers stay
  *    behind in the child, untouched (fx.work.inherited): a one-off cost
  *    per child, in pages still shared with the parent.
  */
 #define _GNU_SOURCE
-#include "file_exporter.h"
+#include "exporter.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,7 +58,7 @@
 /*
  * What an exporter thread allocates for itself, kept in fx rather than on
  * its stack so that it stays reachable in a fork child, which inherits it
- * from a thread it does not have (file_exporter_after_fork_child).
+ * from a thread it does not have (exporter_after_fork_child).
  */
 struct exporter_work {
 	size_t max;                /* records per batch */
@@ -236,7 +236,7 @@ static void *exporter_main(void *arg)
 		if (!stop) {
 			struct timespec until;
 			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_nsec += FILE_EXPORTER_INTERVAL_MS * 1000000L;
+			until.tv_nsec += EXPORTER_INTERVAL_MS * 1000000L;
 			until.tv_sec += until.tv_nsec / 1000000000L;
 			until.tv_nsec %= 1000000000L;
 			while (!fx.stop && pthread_cond_timedwait(&fx.cond, &fx.lock, &until) != ETIMEDOUT)
@@ -245,7 +245,7 @@ static void *exporter_main(void *arg)
 		}
 		pthread_mutex_unlock(&fx.lock);
 		if (stop && fx.otlp != NULL)
-			otlp_exporter_set_deadline_cap(fx.otlp, otlp_http_now_ms() + FILE_EXPORTER_FINAL_SEND_MS);
+			otlp_exporter_set_deadline_cap(fx.otlp, otlp_http_now_ms() + EXPORTER_FINAL_SEND_MS);
 		if (batch != NULL)
 			drain(batch, max, &w->buf, symbols != NULL ? &stacks : NULL);
 		if (fx.otlp != NULL)
@@ -349,7 +349,7 @@ static struct otlp_exporter *open_otlp(void)
 	return e;
 }
 
-bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_set *targets, const char *exe)
+bool exporter_start(const struct stdbtel_config *cfg, const struct target_set *targets, const char *exe)
 {
 	bool otlp_on = cfg->otlp_traces || cfg->otlp_metrics;
 	if (fx.running || (cfg->traces_file == NULL && !otlp_on && !cfg->statsd_metrics))
@@ -370,7 +370,7 @@ bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_s
 		}
 	}
 	/* Room for every target the process may hook: dlopen appends while the
-	 * thread reads (file_exporter_add_targets), so the array never moves. */
+	 * thread reads (exporter_add_targets), so the array never moves. */
 	struct otlp_target *ot = calloc(TARGETS_MAX, sizeof *ot);
 	if (ot == NULL) {
 		log_write(LOG_ERROR, "out of memory starting the exporter");
@@ -380,7 +380,7 @@ bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_s
 	fx.file_on = file_on;
 	fx.targets = ot;
 	fx.ntargets = 0;
-	file_exporter_add_targets(targets->items, targets->count);
+	exporter_add_targets(targets->items, targets->count);
 	if (gethostname(fx.host_name, sizeof fx.host_name - 1) != 0)
 		fx.host_name[0] = '\0';
 	fx.host_name[sizeof fx.host_name - 1] = '\0';
@@ -419,7 +419,7 @@ bool file_exporter_start(const struct stdbtel_config *cfg, const struct target_s
  * made while another thread holds that lock (inside dlopen or dlclose)
  * leaves the child hung here, as it would any child that creates a thread.
  */
-bool file_exporter_after_fork_child(void)
+bool exporter_after_fork_child(void)
 {
 	if (!fx.running)
 		return false;
@@ -455,7 +455,7 @@ bool file_exporter_after_fork_child(void)
 	return true;
 }
 
-void file_exporter_add_targets(const struct target *items, size_t n)
+void exporter_add_targets(const struct target *items, size_t n)
 {
 	if (fx.targets == NULL)
 		return;
@@ -479,7 +479,7 @@ static int join_within(long ms)
 	return pthread_timedjoin_np(fx.thread, NULL, &until);
 }
 
-void file_exporter_stop(void)
+void exporter_stop(void)
 {
 	if (!fx.running || getpid() != fx.pid)
 		return;
@@ -491,16 +491,16 @@ void file_exporter_stop(void)
 	/* Most of the bound for the last drain and sends; then an OTLP send
 	 * still waiting on the collector is aborted (it notices within 50 ms)
 	 * so that the rest (the file, StatsD) still gets done. */
-	int rc = join_within(FILE_EXPORTER_STOP_TIMEOUT_MS - FILE_EXPORTER_ABORT_MARGIN_MS);
+	int rc = join_within(EXPORTER_STOP_TIMEOUT_MS - EXPORTER_ABORT_MARGIN_MS);
 	if (rc != 0) {
 		atomic_store(&fx.abort, true);
-		rc = join_within(FILE_EXPORTER_ABORT_MARGIN_MS);
+		rc = join_within(EXPORTER_ABORT_MARGIN_MS);
 		if (rc == 0)
-			log_write(LOG_WARN, "exiting: the last OTLP export was cut short at %d ms", FILE_EXPORTER_STOP_TIMEOUT_MS);
+			log_write(LOG_WARN, "exiting: the last OTLP export was cut short at %d ms", EXPORTER_STOP_TIMEOUT_MS);
 	}
 	if (rc != 0) {
 		log_write(LOG_WARN, "exporter did not finish within %d ms; exiting without its last spans",
-		          FILE_EXPORTER_STOP_TIMEOUT_MS);
+		          EXPORTER_STOP_TIMEOUT_MS);
 		return; /* the thread keeps its memory; the process is exiting anyway */
 	}
 	struct hotpath_totals tot;
