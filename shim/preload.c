@@ -22,8 +22,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,7 @@ static struct shim_state {
 	size_t next_id;              /* the id the next target gets (targets from dlopen follow) */
 	struct target_set *dlopen_sets; /* targets found after each dlopen: the exporter names spans from their keys */
 	size_t ndlopen_sets;
+	unsigned long long loader_adds; /* the loader's count of objects ever mapped, at the last look */
 } shim;
 
 /* Span records per thread ring: bounded so that many threads stay cheap. */
@@ -220,9 +223,25 @@ static bool known_object(const struct loaded_object *o)
  */
 static pthread_mutex_t dlopen_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* dl_iterate_phdr callback: the loader's count of objects mapped so far (dlpi_adds). */
+static int read_loader_adds(struct dl_phdr_info *info, size_t size, void *data)
+{
+	if (size >= offsetof(struct dl_phdr_info, dlpi_adds) + sizeof info->dlpi_adds)
+		*(unsigned long long *)data = info->dlpi_adds;
+	return 1;
+}
+
 static void hook_new_objects(void)
 {
 	pthread_mutex_lock(&dlopen_lock);
+	/* Most dlopen calls find their library loaded already: nothing new, no snapshot. */
+	unsigned long long adds = 0;
+	dl_iterate_phdr(read_loader_adds, &adds);
+	if (adds != 0 && adds == shim.loader_adds) {
+		pthread_mutex_unlock(&dlopen_lock);
+		return;
+	}
+	shim.loader_adds = adds;
 	struct loaded_objects now;
 	if (loaded_objects_snapshot(&now) != 0) {
 		pthread_mutex_unlock(&dlopen_lock);
@@ -306,6 +325,7 @@ static void resolve_hooks(const char *exe)
 	bool any_exporter = c->traces_file != NULL || c->otlp_traces || c->otlp_metrics || c->statsd_metrics;
 	if (any_exporter && !stacktrace_init())
 		log_write(LOG_DEBUG, "libunwind.so.8 not found: error spans will have no code.stacktrace");
+	dl_iterate_phdr(read_loader_adds, &shim.loader_adds);
 	if (loaded_objects_snapshot(&shim.objects) != 0) {
 		log_write(LOG_ERROR, "out of memory listing loaded objects; not tracing");
 		return;
