@@ -15,9 +15,20 @@ static void as_text(struct capture_attribute *out, const char *fmt, uint64_t v)
 	out->len = n > 0 ? (size_t)n : 0;
 }
 
-void capture_attribute_of(const struct hook_capture *cap, const struct span_record *rec, uint64_t raw,
+void capture_attribute_of(const struct hook_capture *cap, const struct span_record *rec, size_t index,
                           struct capture_attribute *out)
 {
+	if (index >= SPAN_MAX_CAPTURES || (rec->capture_absent & (1u << index))) {
+		out->kind = CAPTURE_ATTRIBUTE_NONE;
+		return;
+	}
+	if (rec->capture_unreadable & (1u << index)) {
+		out->kind = CAPTURE_ATTRIBUTE_STRING;
+		out->text = CAPTURE_UNREADABLE;
+		out->len = sizeof CAPTURE_UNREADABLE - 1;
+		return;
+	}
+	uint64_t raw = rec->captures[index];
 	switch (cap->type) {
 	case CAPTURE_U64:
 		if (raw > INT64_MAX) {

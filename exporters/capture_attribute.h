@@ -5,7 +5,9 @@
  * capture type's integer reading, a bool, a pointer as 0x... text, a u64
  * beyond int64 as decimal text (OTLP integers are int64), or a string
  * from the record's text area (bounds checked: a damaged record gives an
- * empty string, never a read outside the record). Pure.
+ * empty string, never a read outside the record). A value the hot path
+ * could not read (a bad pointer) is the string CAPTURE_UNREADABLE; one
+ * read at return of a call that did not return is no attribute. Pure.
  */
 #ifndef STDBTEL_CAPTURE_ATTRIBUTE_H
 #define STDBTEL_CAPTURE_ATTRIBUTE_H
@@ -16,7 +18,10 @@
 #include "config.h"
 #include "span_record.h"
 
+#define CAPTURE_UNREADABLE "<unreadable>"
+
 enum capture_attribute_kind {
+	CAPTURE_ATTRIBUTE_NONE,   /* no value: leave the attribute out */
 	CAPTURE_ATTRIBUTE_INT,
 	CAPTURE_ATTRIBUTE_BOOL,
 	CAPTURE_ATTRIBUTE_STRING,
@@ -30,8 +35,8 @@ struct capture_attribute {
 	char buf[24];         /* room for the formatted numbers */
 };
 
-/* Types raw, captured as cap says into rec; out->text may point into out->buf or rec. */
-void capture_attribute_of(const struct hook_capture *cap, const struct span_record *rec, uint64_t raw,
+/* Types rec's capture number index, captured as cap says; out->text may point into out->buf or rec. */
+void capture_attribute_of(const struct hook_capture *cap, const struct span_record *rec, size_t index,
                           struct capture_attribute *out);
 
 #endif

@@ -244,11 +244,13 @@ static void attrs_config(struct arena *a, struct attr_list *l, const struct conf
 
 /* A captured value, typed by capture_attribute_of (as otlp_json.c types it). */
 static void attrs_capture(struct arena *a, struct attr_list *l, const struct hook_capture *cap,
-                          const struct span_record *rec, uint64_t raw)
+                          const struct span_record *rec, size_t index)
 {
 	struct capture_attribute v;
-	capture_attribute_of(cap, rec, raw, &v);
+	capture_attribute_of(cap, rec, index, &v);
 	switch (v.kind) {
+	case CAPTURE_ATTRIBUTE_NONE:
+		break;
 	case CAPTURE_ATTRIBUTE_STRING:
 		attrs_string(a, l, cap->attribute, v.text, v.len);
 		break;
@@ -364,7 +366,7 @@ static pb_span *build_span(struct arena *a, const struct stdbtel_config *cfg, co
 		attrs_config(a, &l, &hook->attributes[i]);
 	for (size_t i = 0; i < ncaptures && i < hook->ncaptures; i++)
 		if (hook->captures[i].attribute != NULL)
-			attrs_capture(a, &l, &hook->captures[i], rec, rec->captures[i]);
+			attrs_capture(a, &l, &hook->captures[i], rec, i);
 	if (stack != NULL && stacks != NULL && stack->nframes > 0) {
 		char text[STACK_TEXT_MAX];
 		size_t len = stacks->format(stack, text, sizeof text, stacks->ctx);
@@ -564,6 +566,51 @@ static pb_metric *duration_metric(struct arena *a, const struct otlp_hook_metric
 	return m;
 }
 
+/*
+ * One Metric per name: a hook's series (tag values) come in as entries of
+ * the same name with one point each; the data model wants them as points
+ * of one metric (a receiver may otherwise keep only the last). Merges
+ * every later metric of an earlier one's name and kind into it, in order.
+ * Returns false when memory ran out.
+ */
+static bool merge_points_by_name(struct arena *a, pb_metric **items, size_t *n)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < *n; i++) {
+		pb_metric *m = items[i];
+		pb_metric *into = NULL;
+		for (size_t j = 0; j < kept && into == NULL; j++)
+			if (items[j]->data_case == m->data_case && strcmp(items[j]->name, m->name) == 0)
+				into = items[j];
+		if (into == NULL) {
+			items[kept++] = m;
+			continue;
+		}
+		if (m->data_case == OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM) {
+			size_t have = into->sum->n_data_points, add = m->sum->n_data_points;
+			pb_number_point **points = arena_alloc(a, (have + add) * sizeof *points);
+			if (points == NULL)
+				return false;
+			memcpy(points, into->sum->data_points, have * sizeof *points);
+			memcpy(points + have, m->sum->data_points, add * sizeof *points);
+			into->sum->data_points = points;
+			into->sum->n_data_points = have + add;
+		} else {
+			size_t have = into->exponential_histogram->n_data_points;
+			size_t add = m->exponential_histogram->n_data_points;
+			pb_exp_point **points = arena_alloc(a, (have + add) * sizeof *points);
+			if (points == NULL)
+				return false;
+			memcpy(points, into->exponential_histogram->data_points, have * sizeof *points);
+			memcpy(points + have, m->exponential_histogram->data_points, add * sizeof *points);
+			into->exponential_histogram->data_points = points;
+			into->exponential_histogram->n_data_points = have + add;
+		}
+	}
+	*n = kept;
+	return true;
+}
+
 long otlp_encode_metrics(struct otlp_bytes *out, const struct otlp_resource *resource, const char *sdk_version,
                          const struct otlp_hook_metrics *hooks, size_t nhooks,
                          const struct otlp_counter *counters, size_t ncounters)
@@ -594,10 +641,12 @@ long otlp_encode_metrics(struct otlp_bytes *out, const struct otlp_resource *res
 	for (size_t i = 0; i < ncounters && items != NULL && !a.failed; i++) {
 		const struct otlp_counter *c = &counters[i];
 		pb_metric *m = counter_metric(&a, c->name, "", c->unit, c->description, c->value, c->start_unix_ns,
-		                              c->now_unix_ns, NULL, 0);
+		                              c->now_unix_ns, c->attributes, c->nattributes);
 		if (m != NULL)
 			items[written++] = m;
 	}
+	if (items != NULL && !a.failed && !merge_points_by_name(&a, items, &written))
+		a.failed = true;
 
 	pb_scope_metrics scope_metrics = OPENTELEMETRY__PROTO__METRICS__V1__SCOPE_METRICS__INIT;
 	scope_metrics.scope = build_scope(&a, sdk_version);

@@ -95,6 +95,8 @@ struct otlp_counter {
 	const char *description;        /* NULL: left out */
 	uint64_t value;
 	uint64_t start_unix_ns, now_unix_ns;
+	const struct config_attribute *attributes; /* the point's attributes, or NULL */
+	size_t nattributes;
 };
 
 /*
@@ -135,7 +137,9 @@ struct otlp_counter {
  *   <name>.duration  ExponentialHistogram, cumulative, scale 3, unit s
  *                    (see OTLP_DURATION_INDEX_SHIFT), with sum, min, max
  *                    (min/max left out while the count is 0)
- * then one monotonic cumulative int Sum per counter. The histogram's count
+ * then one monotonic cumulative int Sum per counter. Entries of one name
+ * (a hook's series, a capture counter's series) become the points of one
+ * metric, in the order given. The histogram's count
  * is the sum of what its buckets and zero_count hold, so that the point is
  * consistent even when read from live histograms (see histogram.h).
  * Returns the number of metrics packed (0: *out is empty), or -1 when

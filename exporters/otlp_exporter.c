@@ -13,6 +13,7 @@
 #include "log.h"
 #include "otlp_encode.h"
 #include "otlp_http.h"
+#include "series_totals.h"
 #include "stdbtel_build.h"
 
 /* Partial-success rejections and failed exports are each logged at most this often. */
@@ -31,6 +32,7 @@ struct otlp_exporter {
 	int64_t last_drop_log_ms;
 	uint64_t drops_unlogged;     /* failed exports since the last line about them */
 	uint64_t spans_sent, spans_dropped;
+	struct series_totals series; /* hooks with tag or metric captures: per tag values */
 };
 
 /* The process environment, for otlp_http_proxy_from_env (called before the thread starts). */
@@ -177,17 +179,33 @@ void otlp_exporter_send_metrics(struct otlp_exporter *e, uint64_t start_unix_ns,
 {
 	const struct stdbtel_config *cfg = e->ctx.cfg;
 	size_t n = cfg->nhooks;
+	bool any_series = false;
+	for (size_t i = 0; i < n; i++)
+		any_series = any_series || series_hook_has_series(&cfg->hooks[i]);
+	if (any_series)
+		series_totals_collect(&e->series);
+	size_t nseries = any_series ? e->series.count : 0;
+
+	/* One entry per plain hook and per series; counters: the shim's own, one per series and metric capture. */
+	enum { OWN_COUNTERS = 3 };
 	struct hotpath_hook_stats *stats = calloc(n ? n : 1, sizeof *stats);
-	struct otlp_hook_metrics *hm = calloc(n ? n : 1, sizeof *hm);
-	if (stats == NULL || hm == NULL) {
+	struct otlp_hook_metrics *hm = calloc(n + nseries + 1, sizeof *hm);
+	struct series_attributes *attrs = calloc(nseries + 1, sizeof *attrs);
+	struct otlp_counter *counters = calloc(OWN_COUNTERS + nseries * CONFIG_MAX_CAPTURES, sizeof *counters);
+	if (stats == NULL || hm == NULL || attrs == NULL || counters == NULL) {
 		free(stats);
 		free(hm);
+		free(attrs);
+		free(counters);
 		log_write(LOG_ERROR, "out of memory collecting metrics for OTLP");
 		return;
 	}
+	size_t nhm = 0, ncounters = 0;
 	for (size_t i = 0; i < n; i++) {
+		if (series_hook_has_series(&cfg->hooks[i]))
+			continue;
 		hotpath_hook_totals(i, &stats[i]);
-		hm[i] = (struct otlp_hook_metrics){
+		hm[nhm++] = (struct otlp_hook_metrics){
 			.name = cfg->hooks[i].span != NULL ? cfg->hooks[i].span : cfg->hooks[i].symbol,
 			.calls = stats[i].duration.count,
 			.errors = stats[i].errors,
@@ -196,17 +214,43 @@ void otlp_exporter_send_metrics(struct otlp_exporter *e, uint64_t start_unix_ns,
 			.now_unix_ns = now_unix_ns,
 		};
 	}
+	for (size_t s = 0; s < nseries; s++) {
+		const struct series_total *t = &e->series.items[s];
+		if (t->key.hook_index >= n || t->collection != e->series.collection)
+			continue;
+		const struct hook_config *h = &cfg->hooks[t->key.hook_index];
+		series_attributes_otlp(h, &t->key, &attrs[s]);
+		hm[nhm++] = (struct otlp_hook_metrics){
+			.name = h->span != NULL ? h->span : h->symbol,
+			.calls = t->now.duration.count,
+			.errors = t->now.errors,
+			.duration = &t->now.duration,
+			.start_unix_ns = start_unix_ns,
+			.now_unix_ns = now_unix_ns,
+			.attributes = attrs[s].attrs,
+			.nattributes = attrs[s].nattrs,
+		};
+		for (size_t c = 0; c < h->ncaptures && c < CONFIG_MAX_CAPTURES; c++)
+			if (h->captures[c].metric != NULL)
+				counters[ncounters++] = (struct otlp_counter){
+					.name = h->captures[c].metric, .unit = "1", .description = NULL,
+					.value = t->now.sums[c], .start_unix_ns = start_unix_ns, .now_unix_ns = now_unix_ns,
+					.attributes = attrs[s].attrs, .nattributes = attrs[s].nattrs,
+				};
+	}
 	struct hotpath_totals tot;
 	hotpath_totals(&tot);
-	struct otlp_counter counters[] = {
-		{ "stdbtel.spans.dropped", "{span}", "spans lost because a thread's ring was full", tot.dropped,
-		  start_unix_ns, now_unix_ns },
-		{ "stdbtel.spans.export_failed", "{span}", "spans the OTLP collector did not take", e->spans_dropped,
-		  start_unix_ns, now_unix_ns },
-	};
+	counters[ncounters++] = (struct otlp_counter){
+		"stdbtel.spans.dropped", "{span}", "spans lost because a thread's ring was full", tot.dropped,
+		start_unix_ns, now_unix_ns, NULL, 0 };
+	counters[ncounters++] = (struct otlp_counter){
+		"stdbtel.spans.export_failed", "{span}", "spans the OTLP collector did not take", e->spans_dropped,
+		start_unix_ns, now_unix_ns, NULL, 0 };
+	counters[ncounters++] = (struct otlp_counter){
+		"stdbtel.captures.unreadable", "{value}", "captured values whose memory could not be read",
+		tot.unreadable, start_unix_ns, now_unix_ns, NULL, 0 };
 	struct otlp_bytes b = { 0 };
-	long points = otlp_encode_metrics(&b, e->ctx.resource, STDBTEL_VERSION, hm, n, counters,
-	                                  sizeof counters / sizeof counters[0]);
+	long points = otlp_encode_metrics(&b, e->ctx.resource, STDBTEL_VERSION, hm, nhm, counters, ncounters);
 	if (points > 0)
 		send_body(e, e->metrics_url, OTLP_SIGNAL_METRICS, &b);
 	else if (points < 0)
@@ -214,6 +258,8 @@ void otlp_exporter_send_metrics(struct otlp_exporter *e, uint64_t start_unix_ns,
 	otlp_bytes_free(&b);
 	free(stats);
 	free(hm);
+	free(attrs);
+	free(counters);
 }
 
 void otlp_exporter_set_deadline_cap(struct otlp_exporter *e, int64_t deadline_ms)
@@ -239,5 +285,6 @@ void otlp_exporter_close(struct otlp_exporter *e)
 	free(e->traces_url);
 	free(e->metrics_url);
 	free(e->pending);
+	series_totals_free(&e->series);
 	free(e);
 }

@@ -186,11 +186,13 @@ static void put_config_attribute(struct json_buf *b, bool *first, const struct c
 
 /* A captured value, typed by capture_attribute_of (the protobuf encoder types it the same). */
 static void put_capture(struct json_buf *b, bool *first, const struct hook_capture *cap,
-                        const struct span_record *rec, uint64_t raw)
+                        const struct span_record *rec, size_t index)
 {
 	struct capture_attribute v;
-	capture_attribute_of(cap, rec, raw, &v);
+	capture_attribute_of(cap, rec, index, &v);
 	switch (v.kind) {
+	case CAPTURE_ATTRIBUTE_NONE:
+		break;
 	case CAPTURE_ATTRIBUTE_STRING:
 		attribute_string(b, first, cap->attribute, v.text, v.len);
 		break;
@@ -236,7 +238,7 @@ static void put_span(struct json_buf *b, const struct stdbtel_config *cfg, const
 	size_t ncaptures = rec->ncaptures < SPAN_MAX_CAPTURES ? rec->ncaptures : SPAN_MAX_CAPTURES;
 	for (size_t i = 0; i < ncaptures && i < hook->ncaptures; i++)
 		if (hook->captures[i].attribute != NULL)
-			put_capture(b, &first, &hook->captures[i], rec, rec->captures[i]);
+			put_capture(b, &first, &hook->captures[i], rec, i);
 	if (stack != NULL && stacks != NULL && stack->nframes > 0) {
 		char text[STACK_TEXT_MAX];
 		size_t len = stacks->format(stack, text, sizeof text, stacks->ctx);

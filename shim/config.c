@@ -479,9 +479,41 @@ static bool capture_type_is_integer(enum capture_type t)
 	return t <= CAPTURE_U64 || t == CAPTURE_BOOL;
 }
 
+static const struct name_value capture_at_names[] = {
+	{ "entry", 0 },
+	{ "exit", 1 },
+	{ NULL, 0 },
+};
+
+/* 'deref': up to 4 integer byte offsets, into deref[] / *nderef. */
+static void get_deref(struct parse_ctx *ctx, const struct toml_kv *kv, const char *section, int64_t deref[4], int *nderef)
+{
+	const struct toml_value *v = kv->value;
+	if (!want_type(ctx, kv, section, TOML_ARRAY))
+		return;
+	if (v->u.array.count > 4) {
+		DIAG_AT(ctx, CONFIG_ERROR, v->line, v->col, "'deref' holds at most 4 offsets");
+		return;
+	}
+	for (size_t j = 0; j < v->u.array.count; j++) {
+		const struct toml_value *item = v->u.array.items[j];
+		if (item->type != TOML_INTEGER) {
+			DIAG_AT(ctx, CONFIG_ERROR, item->line, item->col, "'deref' must hold integer byte offsets");
+			return;
+		}
+		deref[(*nderef)++] = item->u.integer;
+	}
+}
+
+/* An argument read at exit must go through memory: by then its register is the callee's scratch. */
+static bool reads_through_memory(const struct hook_capture *cap)
+{
+	return cap->nderef > 0;
+}
+
 static void parse_capture(struct parse_ctx *ctx, struct hook_config *hook, const struct toml_value *tab)
 {
-	static const char *const known[] = { "index", "return", "type", "deref", "max_len",
+	static const char *const known[] = { "index", "return", "at", "type", "deref", "max_len",
 		                              "attribute", "tag", "metric", NULL };
 	const char *section = "[[hook.arg]]";
 	struct hook_capture *cap = array_append(ctx, (void **)&hook->captures, &hook->ncaptures, sizeof *cap);
@@ -489,7 +521,8 @@ static void parse_capture(struct parse_ctx *ctx, struct hook_config *hook, const
 		return;
 	cap->type = CAPTURE_I64;
 	cap->max_len = CAPTURE_DEFAULT_MAX_LEN;
-	bool have_index = false, have_type = false;
+	bool have_index = false, have_type = false, have_at = false;
+	int at = 0;
 	for (size_t i = 0; i < tab->u.table.count; i++) {
 		const struct toml_kv *kv = &tab->u.table.kv[i];
 		const struct toml_value *v = kv->value;
@@ -508,22 +541,11 @@ static void parse_capture(struct parse_ctx *ctx, struct hook_config *hook, const
 				have_type = true;
 			}
 		} else if (strcmp(kv->key, "deref") == 0) {
-			if (!want_type(ctx, kv, section, TOML_ARRAY))
-				continue;
-			if (v->u.array.count > sizeof cap->deref / sizeof cap->deref[0]) {
-				DIAG_AT(ctx, CONFIG_ERROR, v->line, v->col, "'deref' holds at most %zu offsets",
-				        sizeof cap->deref / sizeof cap->deref[0]);
-				continue;
-			}
-			for (size_t j = 0; j < v->u.array.count; j++) {
-				const struct toml_value *item = v->u.array.items[j];
-				if (item->type != TOML_INTEGER) {
-					DIAG_AT(ctx, CONFIG_ERROR, item->line, item->col,
-					        "'deref' must hold integer byte offsets");
-					break;
-				}
-				cap->deref[cap->nderef++] = item->u.integer;
-			}
+			get_deref(ctx, kv, section, cap->deref, &cap->nderef);
+		} else if (strcmp(kv->key, "at") == 0) {
+			have_at = true;
+			if (get_enum(ctx, kv, section, capture_at_names, &at))
+				cap->at_exit = at == 1;
 		} else if (strcmp(kv->key, "max_len") == 0) {
 			if (get_integer(ctx, kv, section, 1, CAPTURE_LIMIT_MAX_LEN, &n))
 				cap->max_len = (uint32_t)n;
@@ -543,6 +565,16 @@ static void parse_capture(struct parse_ctx *ctx, struct hook_config *hook, const
 	}
 
 	/* Rules that involve several keys; reported at the [[hook.arg]] header. */
+	if (hook->ncaptures > CONFIG_MAX_CAPTURES)
+		DIAG_AT(ctx, CONFIG_ERROR, tab->line, tab->col, "a hook captures at most %d values ([[hook.arg]] tables)",
+		        CONFIG_MAX_CAPTURES);
+	if (have_at && cap->from_return)
+		DIAG_AT(ctx, CONFIG_ERROR, tab->line, tab->col,
+		        "'at' is for arguments: the return value is always read at return");
+	if (cap->at_exit && !reads_through_memory(cap))
+		DIAG_AT(ctx, CONFIG_ERROR, tab->line, tab->col,
+		        "at = \"exit\" reads through the argument when the call returns, so it needs 'deref' "
+		        "(the argument register itself may be reused by then)");
 	if (have_index == cap->from_return)
 		DIAG_AT(ctx, CONFIG_ERROR, tab->line, tab->col,
 		        "[[hook.arg]] needs exactly one of 'index' (argument position, from 1) or 'return = true'");
@@ -565,7 +597,7 @@ static void parse_capture(struct parse_ctx *ctx, struct hook_config *hook, const
 
 static void parse_hook_error(struct parse_ctx *ctx, struct hook_config *hook, const struct toml_value *tab)
 {
-	static const char *const known[] = { "when", "value", "type", NULL };
+	static const char *const known[] = { "when", "value", "type", "index", "deref", NULL };
 	const char *section = "[hook.error]";
 	bool have_when = false, have_value = false;
 	hook->error_type = CAPTURE_I64;
@@ -588,12 +620,21 @@ static void parse_hook_error(struct parse_ctx *ctx, struct hook_config *hook, co
 					DIAG_AT(ctx, CONFIG_ERROR, kv->value->line, kv->value->col,
 					        "[hook.error] 'type' must be an integer type or \"pointer\"");
 			}
+		} else if (strcmp(kv->key, "index") == 0) {
+			int64_t n;
+			if (get_integer(ctx, kv, section, 1, CAPTURE_MAX_ARG_INDEX, &n))
+				hook->error_index = (int)n;
+		} else if (strcmp(kv->key, "deref") == 0) {
+			get_deref(ctx, kv, section, hook->error_deref, &hook->error_nderef);
 		} else {
 			unknown_key(ctx, kv, section, known);
 		}
 	}
 	if (!have_when)
 		DIAG_AT(ctx, CONFIG_ERROR, tab->line, tab->col, "[hook.error] needs 'when'");
+	if (hook->error_index > 0 && hook->error_nderef == 0)
+		DIAG_AT(ctx, CONFIG_ERROR, tab->line, tab->col,
+		        "[hook.error] 'index' judges what the argument points to at return, so it needs 'deref'");
 	bool needs_value = hook->error_when == ERROR_EQUAL || hook->error_when == ERROR_NOT_EQUAL;
 	if (have_when && needs_value != have_value)
 		DIAG_AT(ctx, CONFIG_ERROR, tab->line, tab->col, "[hook.error] when = \"%s\" %s 'value'",

@@ -99,10 +99,13 @@ struct config_attribute {
 	} u;
 };
 
-/* [[hook.arg]]: one value captured per call. */
+/* [[hook.arg]]: one value captured per call (at most CONFIG_MAX_CAPTURES per hook). */
+#define CONFIG_MAX_CAPTURES 4
 struct hook_capture {
 	int index;              /* 1-based ABI argument position; 0 with from_return */
 	bool from_return;       /* capture the return value instead of an argument */
+	bool at_exit;           /* "at" = "exit": the argument saved at entry, its derefs read at return
+	                         * (an out-parameter, a struct-return slot); the return value always is */
 	enum capture_type type;
 	int64_t deref[4];       /* follow pointers: value = *(arg + deref[0]) ... */
 	int nderef;
@@ -134,7 +137,11 @@ struct hook_config {
 	char *metric_errors;     /* [hook.metrics] errors (StatsD counter) */
 	enum error_when error_when;   /* [hook.error] when */
 	int64_t error_value;          /* [hook.error] value */
-	enum capture_type error_type; /* [hook.error] type: width/sign of the return */
+	enum capture_type error_type; /* [hook.error] type: width/sign of the value judged */
+	int error_index;              /* [hook.error] index: judge this argument at return, not the
+	                               * return register (0), e.g. a Result's struct-return slot */
+	int64_t error_deref[4];       /* [hook.error] deref, read at return */
+	int error_nderef;
 	struct hook_capture *captures;
 	size_t ncaptures;
 	int line;                /* where the [[hook]] header is, for messages */

@@ -42,6 +42,8 @@
 
 #include "capture_value.h"
 #include "clock.h"
+#include "hot_capture.h"
+#include "safe_read.h"
 #include "span_record.h"
 #include "stacktrace.h"
 #include "trace_ids.h"
@@ -53,7 +55,23 @@ struct span_frame {
 	uint64_t parent_id;          /* raw 8 bytes; 0 for a root */
 	uint64_t start;              /* clock_now() at entry */
 	uint32_t sampled;
-	uint32_t pad;
+	/* Captures (hooks with [[hook.arg]] or a memory [hook.error] only):
+	 * values read at entry, or the argument to finish at exit. */
+	uint8_t unreadable_mask;     /* bit per capture: its memory could not be read */
+	uint8_t truncated;           /* a string did not fit */
+	uint16_t text_used;
+	uint64_t captures[CONFIG_MAX_CAPTURES];
+	uint64_t error_base;         /* the [hook.error] argument, when it is read through memory */
+	char text[SPAN_TEXT_BYTES];  /* captured strings */
+};
+
+_Static_assert(CONFIG_MAX_CAPTURES == SPAN_MAX_CAPTURES, "a record holds every capture of a hook");
+
+/* One series slot (hotpath.h): free while hash is 0. */
+struct hotpath_series {
+	_Atomic uint64_t hash;       /* published last, with release */
+	struct hotpath_series_key key;
+	struct hotpath_series_stats stats;
 };
 
 struct hotpath_thread {
@@ -62,7 +80,19 @@ struct hotpath_thread {
 	_Atomic uint64_t sampled;     /* sampled calls (relaxed, owner writes); calls and errors are per hook */
 	struct ring ring;
 	struct span_frame stack[HOOK_MAX_DEPTH];
+	struct hotpath_series *series;   /* HOTPATH_SERIES_PER_THREAD slots, in this mapping */
+	struct hotpath_series *overflow; /* nhooks, in this mapping */
 	struct hotpath_hook_stats hooks[]; /* nhooks */
+};
+
+/* What the hot path needs of a hook's captures: filled by hotpath_init, read-only after. */
+struct hot_hook {
+	uint8_t ncaptures;
+	uint8_t has_series;      /* a tag or metric capture: keep per-tag-values series */
+	uint8_t has_error_source;/* [hook.error] reads an argument's memory at return */
+	uint8_t any_at_exit;
+	struct hot_capture captures[CONFIG_MAX_CAPTURES];
+	struct hot_capture error;
 };
 
 /* What the hot path needs of a target: filled by hotpath_init, read-only after. */
@@ -77,6 +107,8 @@ static struct {
 	struct hot_target *targets;
 	size_t ntargets;          /* published with a release store: dlopen appends */
 	size_t nhooks;
+	struct hot_hook *hooks;   /* nhooks: captures compiled from the config */
+	size_t series_offset, overflow_offset; /* in a thread's mapping */
 	size_t ring_capacity;
 	size_t state_size;
 	enum sampler sampler;
@@ -124,8 +156,30 @@ int hotpath_init(const struct stdbtel_config *cfg, const struct target_set *targ
 	if (hotpath_add_targets(cfg, targets->items, targets->count) != 0)
 		return -1;
 	hp.nhooks = cfg->nhooks;
+	hp.hooks = calloc(cfg->nhooks ? cfg->nhooks : 1, sizeof *hp.hooks);
+	if (hp.hooks == NULL)
+		return -1;
+	for (size_t i = 0; i < cfg->nhooks; i++) {
+		const struct hook_config *h = &cfg->hooks[i];
+		struct hot_hook *hh = &hp.hooks[i];
+		hh->ncaptures = (uint8_t)(h->ncaptures < CONFIG_MAX_CAPTURES ? h->ncaptures : CONFIG_MAX_CAPTURES);
+		for (size_t c = 0; c < hh->ncaptures; c++) {
+			hot_capture_compile(&h->captures[c], &hh->captures[c]);
+			if (hh->captures[c].uses & (HOT_CAPTURE_TAG | HOT_CAPTURE_METRIC))
+				hh->has_series = 1;
+			if (hh->captures[c].at_exit)
+				hh->any_at_exit = 1;
+		}
+		hh->has_error_source = hot_capture_compile_error(h, &hh->error);
+	}
+	safe_read_init();
 	hp.ring_capacity = ring_capacity;
-	hp.state_size = sizeof(struct hotpath_thread) + cfg->nhooks * sizeof(struct hotpath_hook_stats);
+	/* One mapping per thread: state, per-hook stats, series slots, overflow series. */
+	size_t align = _Alignof(struct hotpath_series);
+	size_t base = sizeof(struct hotpath_thread) + cfg->nhooks * sizeof(struct hotpath_hook_stats);
+	hp.series_offset = (base + align - 1) / align * align;
+	hp.overflow_offset = hp.series_offset + HOTPATH_SERIES_PER_THREAD * sizeof(struct hotpath_series);
+	hp.state_size = hp.overflow_offset + cfg->nhooks * sizeof(struct hotpath_series);
 	hp.sampler = cfg->sampler;
 
 	/* Ticks per second, measured through the calibrated conversion. */
@@ -186,8 +240,13 @@ size_t hotpath_after_fork_child(void)
 	atomic_store_explicit(&t->sampled, 0, memory_order_relaxed);
 	for (size_t i = 0; i < hp.nhooks; i++) {
 		__atomic_store_n(&t->hooks[i].errors, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->hooks[i].unreadable, 0, __ATOMIC_RELAXED);
 		histogram_reset(&t->hooks[i].duration);
+		atomic_store_explicit(&t->overflow[i].hash, 0, memory_order_relaxed);
 	}
+	for (size_t i = 0; i < HOTPATH_SERIES_PER_THREAD; i++)
+		atomic_store_explicit(&t->series[i].hash, 0, memory_order_relaxed); /* re-initialised when claimed */
+	safe_read_init(); /* the child's own pid */
 	trace_ids_seed(&t->ids); /* else the child repeats the parent's ids */
 
 	/* The entries live now are stack[0, depth): the engine counts exactly
@@ -230,12 +289,14 @@ const struct hotpath_hook_stats *hotpath_thread_hook_stats(const struct hotpath_
 void hotpath_hook_totals(size_t hook_index, struct hotpath_hook_stats *out)
 {
 	out->errors = 0;
+	out->unreadable = 0;
 	histogram_reset(&out->duration);
 	if (hook_index >= hp.nhooks)
 		return;
 	for (struct hotpath_thread *t = hotpath_threads(); t != NULL; t = t->next) {
 		const struct hotpath_hook_stats *hs = &t->hooks[hook_index];
 		out->errors += __atomic_load_n(&hs->errors, __ATOMIC_RELAXED);
+		out->unreadable += __atomic_load_n(&hs->unreadable, __ATOMIC_RELAXED);
 		histogram_add(&out->duration, &hs->duration);
 	}
 }
@@ -247,10 +308,32 @@ void hotpath_totals(struct hotpath_totals *out)
 		for (size_t i = 0; i < hp.nhooks; i++) {
 			out->calls += __atomic_load_n(&t->hooks[i].duration.count, __ATOMIC_RELAXED);
 			out->errors += __atomic_load_n(&t->hooks[i].errors, __ATOMIC_RELAXED);
+			out->unreadable += __atomic_load_n(&t->hooks[i].unreadable, __ATOMIC_RELAXED);
 		}
 		out->sampled += atomic_load_explicit(&t->sampled, memory_order_relaxed);
 		out->dropped += ring_dropped(&t->ring);
 		out->threads++;
+	}
+}
+
+static void series_visit(const struct hotpath_series *sr,
+                         void (*fn)(void *, const struct hotpath_series_key *, const struct hotpath_series_stats *),
+                         void *ctx)
+{
+	if (atomic_load_explicit(&sr->hash, memory_order_acquire) == 0 || sr->key.hook_index >= hp.nhooks)
+		return;
+	fn(ctx, &sr->key, &sr->stats);
+}
+
+void hotpath_series_foreach(void (*fn)(void *ctx, const struct hotpath_series_key *key,
+                                       const struct hotpath_series_stats *stats),
+                            void *ctx)
+{
+	for (struct hotpath_thread *t = hotpath_threads(); t != NULL; t = t->next) {
+		for (size_t i = 0; i < HOTPATH_SERIES_PER_THREAD; i++)
+			series_visit(&t->series[i], fn, ctx);
+		for (size_t i = 0; i < hp.nhooks; i++)
+			series_visit(&t->overflow[i], fn, ctx);
 	}
 }
 
@@ -287,6 +370,8 @@ static __attribute__((noinline)) struct hotpath_thread *thread_setup(void)
 		return NULL;
 	}
 	struct hotpath_thread *t = p; /* zero-filled */
+	t->series = (struct hotpath_series *)((char *)p + hp.series_offset);
+	t->overflow = (struct hotpath_series *)((char *)p + hp.overflow_offset);
 	if (ring_init(&t->ring, hp.ring_capacity) != 0) {
 		munmap(p, hp.state_size);
 		tls_setup_failed = true;
@@ -371,6 +456,71 @@ static inline bool sample_root(uint64_t now, uint64_t trace_lo_be)
 	}
 }
 
+/* Whether capture c is read for this call: tags and metrics always, attributes for a span. */
+static inline bool capture_wanted(const struct hot_capture *c, const struct span_frame *f)
+{
+	return (c->uses & (HOT_CAPTURE_TAG | HOT_CAPTURE_METRIC)) || f->sampled;
+}
+
+static inline void capture_finish_into(const struct hot_capture *c, unsigned i, uint64_t base, uint64_t next,
+                                       struct span_frame *f)
+{
+	uint32_t used = f->text_used;
+	bool truncated = false;
+	if (!hot_capture_finish(c, base, next, f->text, &used, SPAN_TEXT_BYTES, &f->captures[i], &truncated))
+		f->unreadable_mask |= (uint8_t)(1u << i);
+	f->text_used = (uint16_t)used;
+	f->truncated |= truncated;
+}
+
+/* The entry half of a hook's captures (hot_capture.h): arguments read now,
+ * or kept for their derefs at return. Out of line: most hooks have none. */
+static __attribute__((noinline)) void capture_at_entry(const struct hot_hook *hh, struct span_frame *f, uint64_t sp,
+                                                       const struct hook_regs *regs)
+{
+	f->unreadable_mask = 0;
+	f->truncated = 0;
+	f->text_used = 0;
+	for (unsigned i = 0; i < hh->ncaptures; i++) {
+		const struct hot_capture *c = &hh->captures[i];
+		f->captures[i] = 0;
+		if (c->source == HOT_SOURCE_RETURN || !capture_wanted(c, f))
+			continue;
+		uint64_t next;
+		uint64_t base = hot_capture_base(c, regs, sp, 0, &next);
+		if (c->at_exit)
+			f->captures[i] = base;
+		else
+			capture_finish_into(c, i, base, next, f);
+	}
+	if (hh->has_error_source) {
+		uint64_t next;
+		f->error_base = hot_capture_base(&hh->error, regs, sp, 0, &next);
+	}
+}
+
+/* The exit half: the return value and the out-parameters, for a call that returned. */
+static __attribute__((noinline)) void capture_at_exit(const struct hot_hook *hh, struct span_frame *f, uint64_t rax)
+{
+	for (unsigned i = 0; i < hh->ncaptures; i++) {
+		const struct hot_capture *c = &hh->captures[i];
+		if (!c->at_exit || !capture_wanted(c, f))
+			continue;
+		uint64_t base = c->source == HOT_SOURCE_RETURN ? rax : f->captures[i];
+		capture_finish_into(c, i, base, 0, f);
+	}
+}
+
+/* Exit-time captures of a call that did not return (unwound, abandoned): no value, not a bad read. */
+static inline uint8_t captures_absent(const struct hot_hook *hh)
+{
+	uint8_t mask = 0;
+	for (unsigned i = 0; i < hh->ncaptures; i++)
+		if (hh->captures[i].at_exit)
+			mask |= (uint8_t)(1u << i);
+	return mask;
+}
+
 bool hotpath_enter(struct hook_call *call, const struct hook_regs *regs)
 {
 	(void)regs;
@@ -417,15 +567,18 @@ bool hotpath_enter(struct hook_call *call, const struct hook_regs *regs)
 	}
 	f->start = now;
 	call->data[0] = now;
+	const struct hot_hook *hh = &hp.hooks[hp.targets[call->id].hook_index];
+	if (__builtin_expect(hh->ncaptures | hh->has_error_source, 0))
+		capture_at_entry(hh, f, call->sp, regs);
 	return true;
 }
 
-/* The hook's [hook.error] rule on the integer return value. */
-static inline bool is_error(const struct hot_target *ht, uint64_t rax)
+/* The hook's [hook.error] rule on the judged value (the return register, or what error_base points to). */
+static inline bool is_error(const struct hot_target *ht, uint64_t raw)
 {
 	if (ht->error_when == ERROR_NEVER)
 		return false;
-	int64_t v = capture_as_int64((enum capture_type)ht->error_type, rax);
+	int64_t v = capture_as_int64((enum capture_type)ht->error_type, raw);
 	bool is_unsigned = ht->error_type == CAPTURE_U8 || ht->error_type == CAPTURE_U16 ||
 	                   ht->error_type == CAPTURE_U32 || ht->error_type == CAPTURE_U64 ||
 	                   ht->error_type == CAPTURE_BOOL || ht->error_type == CAPTURE_POINTER;
@@ -456,6 +609,128 @@ static __attribute__((noinline)) void fill_stack(struct span_stack *st, const st
 	st->flags = SPAN_STACK;
 }
 
+/* ---- series (hotpath.h): the per-tag-values aggregates ---- */
+
+static inline uint64_t mix64(uint64_t h, uint64_t v)
+{
+	h ^= v;
+	h *= 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
+static inline bool series_key_equal(const struct hotpath_series_key *a, const struct hotpath_series_key *b)
+{
+	if (a->hook_index != b->hook_index || a->overflow != b->overflow || a->unreadable_mask != b->unreadable_mask ||
+	    a->text_used != b->text_used)
+		return false;
+	for (unsigned i = 0; i < CONFIG_MAX_CAPTURES; i++)
+		if (a->values[i] != b->values[i])
+			return false;
+	for (unsigned i = 0; i < a->text_used; i++)
+		if (a->text[i] != b->text[i])
+			return false;
+	return true;
+}
+
+static void series_claim(struct hotpath_series *sr, const struct hotpath_series_key *key, uint64_t hash)
+{
+	struct hotpath_series_key *k = &sr->key;
+	k->hook_index = key->hook_index;
+	k->overflow = key->overflow;
+	k->unreadable_mask = key->unreadable_mask;
+	k->text_used = key->text_used;
+	for (unsigned i = 0; i < CONFIG_MAX_CAPTURES; i++) {
+		k->values[i] = key->values[i];
+		sr->stats.sums[i] = 0;
+	}
+	for (unsigned i = 0; i < HOTPATH_SERIES_TEXT; i++)
+		k->text[i] = i < key->text_used ? key->text[i] : 0;
+	sr->stats.errors = 0;
+	histogram_reset(&sr->stats.duration);
+	atomic_store_explicit(&sr->hash, hash, memory_order_release);
+}
+
+/* The series of this call's tag values: found, claimed, or the hook's overflow series. */
+static struct hotpath_series *series_find(struct hotpath_thread *t, const struct hotpath_series_key *key)
+{
+	uint64_t h = mix64(0x51ed2701u, key->hook_index);
+	h = mix64(h, (uint64_t)key->unreadable_mask << 16 | key->text_used);
+	for (unsigned i = 0; i < CONFIG_MAX_CAPTURES; i++)
+		h = mix64(h, key->values[i]);
+	for (unsigned i = 0; i < key->text_used; i += 8) {
+		uint64_t w = 0;
+		for (unsigned j = 0; j < 8 && i + j < key->text_used; j++)
+			w |= (uint64_t)(uint8_t)key->text[i + j] << (8 * j);
+		h = mix64(h, w);
+	}
+	h |= 1; /* 0 marks a free slot */
+	for (unsigned probe = 0; probe < 8; probe++) {
+		struct hotpath_series *sr = &t->series[(h + probe) & (HOTPATH_SERIES_PER_THREAD - 1)];
+		uint64_t have = atomic_load_explicit(&sr->hash, memory_order_relaxed);
+		if (have == 0) {
+			series_claim(sr, key, h);
+			return sr;
+		}
+		if (have == h && series_key_equal(&sr->key, key))
+			return sr;
+	}
+	struct hotpath_series *over = &t->overflow[key->hook_index];
+	if (atomic_load_explicit(&over->hash, memory_order_relaxed) == 0) {
+		struct hotpath_series_key k = { .hook_index = key->hook_index, .overflow = 1 };
+		series_claim(over, &k, 1);
+	}
+	return over;
+}
+
+/* Counts one finished call in its series. Single writer: load + store. */
+static __attribute__((noinline)) void series_record(struct hotpath_thread *t, uint32_t hook_index,
+                                                    const struct hot_hook *hh, const struct span_frame *f,
+                                                    bool error, uint64_t duration_ns)
+{
+	struct hotpath_series_key key;
+	key.hook_index = hook_index;
+	key.overflow = 0;
+	key.unreadable_mask = 0;
+	key.text_used = 0;
+	for (unsigned i = 0; i < CONFIG_MAX_CAPTURES; i++) {
+		key.values[i] = 0;
+		if (i >= hh->ncaptures || !(hh->captures[i].uses & HOT_CAPTURE_TAG))
+			continue;
+		if (f->unreadable_mask & (1u << i)) {
+			key.unreadable_mask |= (uint8_t)(1u << i);
+			continue;
+		}
+		uint64_t v = f->captures[i];
+		unsigned type = hh->captures[i].type;
+		if (type == CAPTURE_STR || type == CAPTURE_CSTRING) {
+			unsigned off = (unsigned)(v >> 32), len = (uint32_t)v;
+			if (off > SPAN_TEXT_BYTES || len > SPAN_TEXT_BYTES - off)
+				len = 0;
+			unsigned room = HOTPATH_SERIES_TEXT - (unsigned)key.text_used;
+			if (len > room)
+				len = room; /* a longer tag value is cut, not a new series */
+			for (unsigned j = 0; j < len; j++)
+				key.text[key.text_used + j] = f->text[off + j];
+			v = (uint64_t)key.text_used << 32 | len;
+			key.text_used = (uint16_t)(key.text_used + len);
+		}
+		key.values[i] = v;
+	}
+	struct hotpath_series *sr = series_find(t, &key);
+	struct hotpath_series_stats *st = &sr->stats;
+	if (error)
+		__atomic_store_n(&st->errors, __atomic_load_n(&st->errors, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < hh->ncaptures; i++) {
+		if (!(hh->captures[i].uses & HOT_CAPTURE_METRIC) || (f->unreadable_mask & (1u << i)))
+			continue;
+		int64_t v = capture_as_int64((enum capture_type)hh->captures[i].type, f->captures[i]);
+		if (v > 0) /* a counter only grows: a negative count (an error code) adds nothing */
+			__atomic_store_n(&st->sums[i], __atomic_load_n(&st->sums[i], __ATOMIC_RELAXED) + (uint64_t)v,
+			                 __ATOMIC_RELAXED);
+	}
+	histogram_record(&st->duration, duration_ns);
+}
+
 void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_end how)
 {
 	bool unwound = how != HOOK_RETURNED;
@@ -465,17 +740,48 @@ void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_
 	if (__builtin_expect(t == NULL || call->id >= __atomic_load_n(&hp.ntargets, __ATOMIC_RELAXED) || call->depth >= HOOK_MAX_DEPTH, 0))
 		return;
 	const struct hot_target *ht = &hp.targets[call->id];
-	const struct span_frame *f = &t->stack[call->depth];
-	uint32_t flags = unwound ? SPAN_UNWOUND : is_error(ht, rax) ? SPAN_ERROR : 0;
+	struct span_frame *f = &t->stack[call->depth];
+	const struct hot_hook *hh = &hp.hooks[ht->hook_index];
+	bool has_captures = (hh->ncaptures | hh->has_error_source) != 0;
+	uint8_t absent = 0;
+	uint32_t flags;
+	if (unwound) {
+		flags = SPAN_UNWOUND;
+		absent = has_captures ? captures_absent(hh) : 0;
+	} else if (__builtin_expect(has_captures, 0)) {
+		uint64_t judged = rax;
+		bool readable = true;
+		if (hh->has_error_source) {
+			uint32_t no_text = 0;
+			bool cut = false;
+			readable = hot_capture_finish(&hh->error, f->error_base, 0, NULL, &no_text, 0, &judged, &cut);
+		}
+		flags = readable && is_error(ht, judged) ? SPAN_ERROR : 0;
+		if (!readable)
+			f->unreadable_mask |= 0x80; /* the error operand: counted, judged not an error */
+		if (hh->any_at_exit)
+			capture_at_exit(hh, f, rax);
+	} else {
+		flags = is_error(ht, rax) ? SPAN_ERROR : 0;
+	}
+	uint64_t duration_ns = end > f->start ? ticks_to_ns_fast(end - f->start) : 0;
 
 	/* Metrics: every call, counted by its histogram. Single writer, so
 	 * load + store, no locked op. */
-	if (ht->hook_index < hp.nhooks) {
-		struct hotpath_hook_stats *hs = &t->hooks[ht->hook_index];
-		if (flags)
-			__atomic_store_n(&hs->errors, __atomic_load_n(&hs->errors, __ATOMIC_RELAXED) + 1,
+	struct hotpath_hook_stats *hs = &t->hooks[ht->hook_index];
+	if (flags)
+		__atomic_store_n(&hs->errors, __atomic_load_n(&hs->errors, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+	histogram_record(&hs->duration, duration_ns);
+	if (__builtin_expect(has_captures, 0)) {
+		if (f->unreadable_mask)
+			__atomic_store_n(&hs->unreadable,
+			                 __atomic_load_n(&hs->unreadable, __ATOMIC_RELAXED) +
+			                         (uint64_t)__builtin_popcount(f->unreadable_mask),
 			                 __ATOMIC_RELAXED);
-		histogram_record(&hs->duration, end > f->start ? ticks_to_ns_fast(end - f->start) : 0);
+		f->unreadable_mask |= absent; /* for the series key: no value either way */
+		if (hh->has_series)
+			series_record(t, ht->hook_index, hh, f, flags != 0, duration_ns);
+		f->unreadable_mask &= (uint8_t)~absent;
 	}
 	if (!f->sampled)
 		return;
@@ -504,8 +810,23 @@ void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_
 	r->target_index = (uint32_t)call->id;
 	r->reserved32 = 0;
 	r->return_value = unwound ? 0 : rax;
-	r->ncaptures = 0; /* TODO: [[hook.arg]] captures */
+	r->ncaptures = 0;
 	r->text_used = 0;
+	r->capture_unreadable = 0;
+	r->capture_absent = 0;
+	if (has_captures) {
+		r->ncaptures = hh->ncaptures;
+		r->capture_unreadable = f->unreadable_mask & 0x7f;
+		r->capture_absent = absent;
+		for (unsigned i = 0; i < CONFIG_MAX_CAPTURES; i++)
+			r->captures[i] = f->captures[i];
+		unsigned used = f->text_used < SPAN_TEXT_BYTES ? f->text_used : SPAN_TEXT_BYTES;
+		for (unsigned i = 0; i < used; i++)
+			r->text[i] = f->text[i];
+		r->text_used = (uint8_t)used;
+		if (f->truncated)
+			r->flags |= SPAN_TRUNCATED;
+	}
 	if (stack != NULL)
 		ring_publish_two(&t->ring);
 	else

@@ -44,7 +44,39 @@
  * The call count is duration.count: every timed call is recorded there once. */
 struct hotpath_hook_stats {
 	uint64_t errors;
+	uint64_t unreadable;       /* captured values whose memory could not be read (a bad deref?) */
 	struct histogram duration; /* nanoseconds */
+};
+
+/*
+ * Tagged metrics. A hook with a [[hook.arg]] tag or metric capture keeps,
+ * besides its per-hook stats, one aggregate per distinct combination of
+ * tag values: a series. Each thread has HOTPATH_SERIES_PER_THREAD series
+ * slots (shared by its hooks, open addressing) plus one overflow series
+ * per hook, which takes the calls whose tag values found no free slot
+ * (exported with the attribute otel.metric.overflow = true, as the
+ * OpenTelemetry SDKs do past their cardinality limit). So every call is
+ * counted exactly once in some series of its hook, whatever the
+ * cardinality. Owner thread writes; a slot's key never changes once its
+ * hash is published (release), the exporter reads stats relaxed.
+ */
+#define HOTPATH_SERIES_PER_THREAD 256
+#define HOTPATH_SERIES_TEXT 64   /* bytes of string tag values per series */
+
+struct hotpath_series_key {
+	uint32_t hook_index;
+	uint8_t overflow;        /* 1: the hook's overflow series (no tag values) */
+	uint8_t unreadable_mask; /* tag captures whose value could not be read (bit per capture) */
+	uint16_t text_used;
+	uint64_t values[CONFIG_MAX_CAPTURES]; /* tag captures by capture index; strings: offset << 32 | length
+	                                       * into text; other captures 0 */
+	char text[HOTPATH_SERIES_TEXT];
+};
+
+struct hotpath_series_stats {
+	uint64_t errors;
+	uint64_t sums[CONFIG_MAX_CAPTURES]; /* metric captures by capture index: the sum of the values */
+	struct histogram duration;          /* nanoseconds; count = calls */
 };
 
 /* One thread's state; see hotpath.c for the fields the hot path uses. */
@@ -102,9 +134,18 @@ const struct hotpath_hook_stats *hotpath_thread_hook_stats(const struct hotpath_
  */
 void hotpath_hook_totals(size_t hook_index, struct hotpath_hook_stats *out);
 
-/* Sums over every thread: calls timed, calls sampled, records dropped. */
+/*
+ * Calls fn for every series of every thread (a combination of tag values
+ * appears once per thread that made such a call: the caller merges).
+ * Exporter thread; stats are live, read relaxed.
+ */
+void hotpath_series_foreach(void (*fn)(void *ctx, const struct hotpath_series_key *key,
+                                       const struct hotpath_series_stats *stats),
+                            void *ctx);
+
+/* Sums over every thread: calls timed, calls sampled, records dropped, unreadable captures. */
 struct hotpath_totals {
-	uint64_t calls, errors, sampled, dropped, threads;
+	uint64_t calls, errors, sampled, dropped, threads, unreadable;
 };
 void hotpath_totals(struct hotpath_totals *out);
 

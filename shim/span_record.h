@@ -43,7 +43,9 @@ struct span_record {
 	uint64_t captures[SPAN_MAX_CAPTURES];     /* integers, or offset<<32|len into text */
 	uint8_t ncaptures;
 	uint8_t text_used;
-	uint8_t pad[6];
+	uint8_t capture_unreadable; /* bit per capture: its memory could not be read (placeholder value) */
+	uint8_t capture_absent;     /* bit per capture: read at return, and the call did not return */
+	uint8_t pad[4];
 	char text[SPAN_TEXT_BYTES];
 	uint8_t reserved[256 - 16 - 8 - 8 - 8 - 8 - 4 - 4 - 4 - 4 - 8 - 8 * SPAN_MAX_CAPTURES - 8 - SPAN_TEXT_BYTES];
 };

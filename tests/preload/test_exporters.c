@@ -100,23 +100,28 @@ static struct rounds_expect expect_rounds(unsigned rounds)
  * The config: telemetry_extra goes into [telemetry]; the hooks and their
  * metric names are fixed. log_level warn: a run that goes well prints nothing.
  */
-static char *write_config(const char *telemetry_extra)
+static char *write_config_with_hooks(const char *telemetry_extra, const char *hooks)
 {
 	char *text = NULL;
 	cr_assert_geq(asprintf(&text,
 		"[telemetry]\nenabled = true\nlog_level = \"warn\"\nservice_name = \"" SERVICE_NAME "\"\n%s"
-		"[telemetry.sampling]\ntraces_per_second = 100000\n"
+		"[telemetry.sampling]\ntraces_per_second = 100000\n%s",
+		telemetry_extra ? telemetry_extra : "", hooks), 0);
+	char *path = write_temp_file(text, ".toml");
+	free(text);
+	return path;
+}
+
+static char *write_config(const char *telemetry_extra)
+{
+	return write_config_with_hooks(telemetry_extra,
 		"[[hook]]\nsymbol = \"db_insert\"\nkind = \"client\"\n"
 		"[hook.error]\nwhen = \"negative\"\ntype = \"i32\"\n"
 		"[hook.metrics]\ncount = \"test.db.inserts\"\nerrors = \"test.db.insert_errors\"\n"
 		"duration = \"test.db.insert_duration\"\n"
 		"[[hook]]\nsymbol = \"db_select\"\nkind = \"server\"\n"
 		"[hook.metrics]\ncount = \"test.db.selects\"\n"
-		"[[hook]]\nsymbol = \"row_hash\"\n",
-		telemetry_extra ? telemetry_extra : ""), 0);
-	char *path = write_temp_file(text, ".toml");
-	free(text);
-	return path;
+		"[[hook]]\nsymbol = \"row_hash\"\n");
 }
 
 /* ---- running the target ---- */
@@ -608,6 +613,7 @@ struct metric_point {
 	bool monotonic;
 	uint64_t start, time;
 	long long value;             /* a sum's as_int; a histogram's count */
+	char attrs[256];             /* the decoder's attrs=[...] of the point */
 	long long zero_count, bucket_total;
 	int scale;
 	double sum, min, max;
@@ -672,7 +678,7 @@ static void add_metrics(struct metric_set *m, struct capture *c, const char *dec
 			cr_assert(have_metric, "a point before its metric: %s", buf);
 			cur.start = strtoull(field(buf, "start="), NULL, 10);
 			cur.time = strtoull(field(buf, "time="), NULL, 10);
-			cr_assert_str_eq(field(buf, "attrs="), "[]", "no captures yet, so no attributes: %s", buf);
+			snprintf(cur.attrs, sizeof cur.attrs, "%s", field(buf, "attrs="));
 			if (!cur.histogram) {
 				cur.value = atoll(field(buf, "as_int="));
 				goto add;
@@ -699,39 +705,52 @@ static void add_metrics(struct metric_set *m, struct capture *c, const char *dec
 	check_resource_seen(name, exe, sdk, request);
 }
 
-/* The point of name from the latest request that has it; fails when none has. */
-static const struct metric_point *latest(const struct metric_set *m, const char *name)
+/* The point of name with attrs ("[...]" as decoded) from the latest request that has it; NULL when none has. */
+static const struct metric_point *latest_point(const struct metric_set *m, const char *name, const char *attrs)
 {
 	const struct metric_point *found = NULL;
 	for (size_t i = 0; i < m->n; i++)
-		if (strcmp(m->p[i].name, name) == 0 && (found == NULL || m->p[i].request >= found->request))
+		if (strcmp(m->p[i].name, name) == 0 && strcmp(m->p[i].attrs, attrs) == 0 &&
+		    (found == NULL || m->p[i].request >= found->request))
 			found = &m->p[i];
-	cr_assert_not_null(found, "no metric %s arrived", name);
+	return found;
+}
+
+/* The untagged point of name from the latest request that has it; fails when none has. */
+static const struct metric_point *latest(const struct metric_set *m, const char *name)
+{
+	const struct metric_point *found = latest_point(m, name, "[]");
+	cr_assert_not_null(found, "no metric %s without attributes arrived", name);
 	return found;
 }
 
 /* Every point of name: one kind, unit, cumulative, one start, non-decreasing over time. */
 static void check_series(const struct metric_set *m, const char *name, const char *unit, bool histogram)
 {
-	const struct metric_point *prev = NULL;
+	bool any = false;
 	for (size_t i = 0; i < m->n; i++) {
 		const struct metric_point *p = &m->p[i];
 		if (strcmp(p->name, name) != 0)
 			continue;
+		any = true;
 		cr_assert_str_eq(p->unit, unit, "%s unit", name);
 		cr_assert_eq(p->histogram, histogram, "%s type", name);
 		cr_assert_eq(p->temporality, 2, "%s is not cumulative", name);
 		if (!histogram)
 			cr_assert(p->monotonic, "%s is not monotonic", name);
 		cr_assert_leq(p->start, p->time, "%s: start after time", name);
+		/* the same series (attributes) earlier: points arrive in request order */
+		const struct metric_point *prev = NULL;
+		for (size_t j = i; j-- > 0 && prev == NULL;)
+			if (strcmp(m->p[j].name, name) == 0 && strcmp(m->p[j].attrs, p->attrs) == 0)
+				prev = &m->p[j];
 		if (prev != NULL) {
-			cr_assert_eq(p->start, prev->start, "%s: the cumulative start moved", name);
-			cr_assert_geq(p->time, prev->time, "%s: time went back", name);
-			cr_assert_geq(p->value, prev->value, "%s: a cumulative value went down", name);
+			cr_assert_eq(p->start, prev->start, "%s%s: the cumulative start moved", name, p->attrs);
+			cr_assert_geq(p->time, prev->time, "%s%s: time went back", name, p->attrs);
+			cr_assert_geq(p->value, prev->value, "%s%s: a cumulative value went down", name, p->attrs);
 		}
-		prev = p;
 	}
-	cr_assert_not_null(prev, "no metric %s arrived", name);
+	cr_assert(any, "no metric %s arrived", name);
 }
 
 static void check_histogram(const struct metric_point *h, long long calls)
@@ -773,6 +792,8 @@ Test(exporters, metrics_cumulative_and_exact_from_the_config_endpoint)
 		free(decoded);
 		otlp_request_free(&q);
 	}
+	for (size_t i = 0; i < m.n; i++)
+		cr_assert_str_eq(m.p[i].attrs, "[]", "%s: no captures in this config, so no attributes", m.p[i].name);
 	const char *hooks[] = { "db_insert", "db_select", "row_hash" };
 	for (size_t i = 0; i < 3; i++) {
 		char name[96];
@@ -1028,6 +1049,208 @@ Test(exporters, memory_stays_bounded_while_the_collector_hangs)
 	long plain_kb = peak_rss_kb(plain.r.err), shim_kb = peak_rss_kb(shim.r.err);
 	cr_log_info("peak rss: %ld kB without the shim, %ld kB with it", plain_kb, shim_kb);
 	cr_assert_lt(shim_kb, plain_kb + 48 * 1024, "peak rss %ld kB under the shim, %ld kB without", shim_kb, plain_kb);
+	free(endpoint);
+	unlink(config);
+	free(config);
+	run_result_free(&plain.r);
+	run_result_free(&shim.r);
+}
+
+/* ---- 5. captures: tags on metrics, attributes on spans, a bad offset ---- */
+
+/*
+ * db_insert(uint32_t table, const char *row, size_t len) and
+ * db_select(uint32_t table, unsigned low_bit) -> size_t, captured: the
+ * table as a tag (and the attribute db.collection.id), the row as a Rust-
+ * style (pointer, length) string, the rows a select returned as a counter,
+ * and a deliberately wrong offset (4 GiB past the table number: unmapped)
+ * that must read as a placeholder and be counted, with the program
+ * running on unharmed.
+ */
+#define CAPTURE_HOOKS \
+	"[[hook]]\nsymbol = \"db_insert\"\n" \
+	"[hook.error]\nwhen = \"negative\"\ntype = \"i32\"\n" \
+	"[hook.metrics]\ncount = \"test.db.inserts\"\nerrors = \"test.db.insert_errors\"\n" \
+	"duration = \"test.db.insert_duration\"\n" \
+	"[[hook.arg]]\nindex = 1\ntype = \"u32\"\ntag = \"table\"\nattribute = \"db.collection.id\"\n" \
+	"[[hook.arg]]\nindex = 2\ntype = \"str\"\nattribute = \"test.row\"\n" \
+	"[[hook]]\nsymbol = \"db_select\"\n" \
+	"[hook.metrics]\ncount = \"test.db.selects\"\n" \
+	"[[hook.arg]]\nindex = 1\ntype = \"u32\"\ntag = \"table\"\n" \
+	"[[hook.arg]]\nindex = 1\ntype = \"u64\"\nderef = [4294967296]\ntag = \"bad\"\nattribute = \"test.bad\"\n" \
+	"[[hook.arg]]\nreturn = true\ntype = \"u64\"\nmetric = \"test.db.rows_returned\"\n"
+
+/* Per table: calls and errors of c_target's rounds (round r uses table r % 4; 64 rows fit a table). */
+struct table_expect {
+	size_t calls[4], errors[4];
+};
+
+static struct table_expect expect_tables(unsigned rounds)
+{
+	struct table_expect t = { { 0 }, { 0 } };
+	for (unsigned r = 0; r < rounds; r++) {
+		if (t.calls[r % 4] - t.errors[r % 4] == 64)
+			t.errors[r % 4]++;
+		t.calls[r % 4]++;
+	}
+	return t;
+}
+
+/* The "N rows selected" of c_target's summary line. */
+static long long rows_selected(const char *out)
+{
+	const char *at = strstr(out, " rounds, ");
+	cr_assert_not_null(at, "no summary line: %s", out);
+	return atoll(at + strlen(" rounds, "));
+}
+
+Test(exporters, statsd_tags_from_captures_count_exactly_per_table)
+{
+	node_modules();
+	statsd_daemon_start(&sd, 200);
+	char telemetry[128];
+	snprintf(telemetry, sizeof telemetry, "statsd_endpoint = \"127.0.0.1:%u\"\n", sd.port);
+	char *config = write_config_with_hooks(telemetry, CAPTURE_HOOKS);
+	char *extra[] = { "OTEL_METRIC_EXPORT_INTERVAL=200", NULL };
+	size_t before = statsd_daemon_flushes(&sd);
+	struct timed_run plain = run_plain(ROUNDS);
+	struct timed_run shim = run_c_target(ROUNDS, config, true, extra);
+	assert_unchanged(&shim, &plain, 0);
+	statsd_daemon_next_flush(&sd);
+	size_t last = statsd_daemon_next_flush(&sd);
+	struct table_expect t = expect_tables(ROUNDS);
+	long long rows = 0;
+	for (int k = 0; k < 4; k++) {
+		char key[128];
+		/* Etsy statsd folds DogStatsD tags into the key, in the order sent */
+		snprintf(key, sizeof key, "test.db.inserts;table=%d", k);
+		cr_assert_eq(flushed_total(before + 1, last, "counter", key, NULL), (double)t.calls[k], "%s; stderr:\n%s",
+		             key, shim.r.err);
+		snprintf(key, sizeof key, "test.db.insert_errors;table=%d", k);
+		cr_assert_eq(flushed_total(before + 1, last, "counter", key, NULL), (double)t.errors[k], "%s", key);
+		snprintf(key, sizeof key, "test.db.insert_duration;table=%d", k);
+		cr_assert_eq(flushed_total(before + 1, last, "timer", key, "count"), (double)t.calls[k], "%s count", key);
+		snprintf(key, sizeof key, "test.db.selects;table=%d;bad=unreadable", k);
+		cr_assert_eq(flushed_total(before + 1, last, "counter", key, NULL), (double)t.calls[k], "%s", key);
+		snprintf(key, sizeof key, "test.db.rows_returned;table=%d;bad=unreadable", k);
+		rows += (long long)flushed_total(before + 1, last, "counter", key, NULL);
+	}
+	cr_assert_eq(rows, rows_selected(shim.r.out), "rows_returned over the tables against c_target's own count");
+	/* Every key of these metrics is one of the tagged ones above: no untagged copy, no other tag values. */
+	cr_assert_eq(flushed_keys(before + 1, last, "counter", "test.db.inserts"),
+	             flushed_keys(before + 1, last, "counter", "test.db.inserts;table="), "untagged inserts");
+	cr_assert_eq(flushed_total(before + 1, last, "counter", "statsd.bad_lines_seen", NULL), 0, "statsd saw bad lines");
+	unlink(config);
+	free(config);
+	run_result_free(&plain.r);
+	run_result_free(&shim.r);
+}
+
+/* The decoded attribute lines ("attr KEY TYPE=VALUE") of each span named name, in order: callback per span. */
+static void for_each_span_attrs(const char *decoded, const char *name, void (*fn)(const char *attrs, void *ctx),
+                                void *ctx)
+{
+	char want[96];
+	snprintf(want, sizeof want, "\"%s\"", name);
+	const char *p = decoded;
+	while ((p = strstr(p, "\nspan ")) != NULL || (p == NULL && strncmp(decoded, "span ", 5) == 0 && (p = decoded))) {
+		const char *line_end = strchrnul(p + 1, '\n');
+		bool match = memmem(p, (size_t)(line_end - p), want, strlen(want)) != NULL;
+		const char *next = strstr(line_end, "\nspan ");
+		size_t len = next ? (size_t)(next - line_end) : strlen(line_end);
+		if (match) {
+			char *attrs = strndup(line_end, len);
+			fn(attrs, ctx);
+			free(attrs);
+		}
+		p = line_end;
+	}
+}
+
+struct insert_attrs_check {
+	size_t spans;
+};
+
+static void check_insert_attrs(const char *attrs, void *ctx)
+{
+	struct insert_attrs_check *c = ctx;
+	const char *id = strstr(attrs, "\nattr db.collection.id int=");
+	const char *row = strstr(attrs, "\nattr test.row string=\"row-");
+	cr_assert_not_null(id, "a db_insert span without db.collection.id:%s", attrs);
+	cr_assert_not_null(row, "a db_insert span without test.row:%s", attrs);
+	long table = atol(id + strlen("\nattr db.collection.id int="));
+	long round = atol(row + strlen("\nattr test.row string=\"row-"));
+	cr_assert_eq(table, round % 4, "row-%ld went to table %ld: the two captures disagree", round, table);
+	c->spans++;
+}
+
+static void check_select_attrs(const char *attrs, void *ctx)
+{
+	size_t *spans = ctx;
+	cr_assert_not_null(strstr(attrs, "\nattr test.bad string=\"<unreadable>\""),
+	                   "a db_select span without the placeholder for the bad offset:%s", attrs);
+	(*spans)++;
+}
+
+Test(exporters, otlp_captures_as_span_attributes_and_metric_points)
+{
+	node_modules();
+	otlp_receiver_start(&rcv, "200", NULL, NULL);
+	char *config = write_config_with_hooks(NULL, CAPTURE_HOOKS);
+	char *endpoint = endpoint_var("OTEL_EXPORTER_OTLP_ENDPOINT", NULL);
+	char *extra[] = { endpoint, "OTEL_BSP_SCHEDULE_DELAY=100", "OTEL_METRIC_EXPORT_INTERVAL=100", NULL };
+	struct timed_run plain = run_plain(ROUNDS);
+	struct timed_run shim = run_c_target(ROUNDS, config, true, extra);
+	assert_unchanged(&shim, &plain, 0);
+
+	struct insert_attrs_check inserts = { 0 };
+	size_t selects = 0;
+	struct metric_set m = { 0 };
+	struct capture c = { 0 };
+	size_t n = otlp_receiver_count(&rcv);
+	for (size_t i = 0; i < n; i++) {
+		struct otlp_request q;
+		otlp_receiver_request(&rcv, i, &q);
+		bool traces = strcmp(q.path, "/v1/traces") == 0;
+		char *decoded = decode_file(traces ? "traces" : "metrics", q.body_path);
+		if (traces) {
+			for_each_span_attrs(decoded, "db_insert", check_insert_attrs, &inserts);
+			for_each_span_attrs(decoded, "db_select", check_select_attrs, &selects);
+		} else {
+			add_metrics(&m, &c, decoded, i);
+		}
+		free(decoded);
+		otlp_request_free(&q);
+	}
+	cr_assert_eq(inserts.spans, ROUNDS, "db_insert spans with their captures; stderr:\n%s", shim.r.err);
+	cr_assert_eq(selects, ROUNDS, "db_select spans");
+
+	/* One point per table, named after the attribute; the counts exact. */
+	struct table_expect t = expect_tables(ROUNDS);
+	check_series(&m, "db_insert.calls", "{call}", false);
+	check_series(&m, "db_insert.duration", "s", true);
+	long long rows = 0;
+	for (int k = 0; k < 4; k++) {
+		char attrs[128];
+		snprintf(attrs, sizeof attrs, "[db.collection.id:int=%d]", k);
+		const struct metric_point *calls = latest_point(&m, "db_insert.calls", attrs);
+		cr_assert_not_null(calls, "no db_insert.calls point with %s", attrs);
+		cr_assert_eq(calls->value, (long long)t.calls[k], "db_insert.calls%s", attrs);
+		const struct metric_point *errors = latest_point(&m, "db_insert.errors", attrs);
+		cr_assert_not_null(errors, "no db_insert.errors point with %s", attrs);
+		cr_assert_eq(errors->value, (long long)t.errors[k], "db_insert.errors%s", attrs);
+		const struct metric_point *duration = latest_point(&m, "db_insert.duration", attrs);
+		cr_assert_not_null(duration, "no db_insert.duration point with %s", attrs);
+		check_histogram(duration, (long long)t.calls[k]);
+		snprintf(attrs, sizeof attrs, "[table:int=%d test.bad:string=\"unreadable\"]", k);
+		const struct metric_point *r = latest_point(&m, "test.db.rows_returned", attrs);
+		cr_assert_not_null(r, "no test.db.rows_returned point with %s", attrs);
+		rows += r->value;
+	}
+	cr_assert_eq(rows, rows_selected(shim.r.out), "test.db.rows_returned over the tables");
+	/* every db_select read the bad offset once (it is a tag, read on every call) */
+	cr_assert_eq(latest(&m, "stdbtel.captures.unreadable")->value, ROUNDS, "stdbtel.captures.unreadable");
+	free(m.p);
 	free(endpoint);
 	unlink(config);
 	free(config);

@@ -189,12 +189,30 @@ Test(config, every_key_of_a_full_config)
 	cr_assert_str_eq(h2->captures[0].metric, "rows");
 }
 
+Test(config, out_parameters_and_error_operands_read_at_return)
+{
+	const char *text =
+		"[[hook]]\nsymbol = \"insert\"\n"
+		"[hook.error]\nwhen = \"nonzero\"\ntype = \"u8\"\nindex = 1\nderef = [0]\n"
+		"[[hook.arg]]\nindex = 1\nat = \"exit\"\nderef = [8]\ntype = \"u64\"\nmetric = \"rows\"\n"
+		"[[hook.arg]]\nindex = 3\nat = \"entry\"\ntype = \"u32\"\ntag = \"table\"\n";
+	cr_assert_eq(parse(text), 0, "errors in a valid config");
+	const struct hook_config *h = &cfg.hooks[0];
+	cr_assert_eq(h->error_index, 1);
+	cr_assert_eq(h->error_nderef, 1);
+	cr_assert_eq(h->error_deref[0], 0);
+	cr_assert_eq(h->error_type, CAPTURE_U8);
+	cr_assert(h->captures[0].at_exit);
+	cr_assert_eq(h->captures[0].deref[0], 8);
+	cr_assert_not(h->captures[1].at_exit, "entry is the default");
+}
+
 /*
  * Each bad input, the position and the words a user sees. Criterion runs a
  * parameterized test in a fresh process, so the strings live in the struct.
  */
 struct bad_case {
-	char text[192];
+	char text[256];
 	char expect[160]; /* substring of a diagnostic, including file:line:col */
 };
 
@@ -232,6 +250,12 @@ static const struct bad_case bad_cases[] = {
 	{ "[[hook]]\nsymbol = \"f\"\n[[hook.arg]]\nindex = 1\ntype = \"cstring\"\nmetric = \"m\"\n", "'type' must be an integer type" },
 	{ "[[hook]]\nsymbol = \"f\"\n[[hook.arg]]\nindex = 1\ntype = \"u8\"\nattribute = \"a\"\nderef = [1,2,3,4,5]\n", "'deref' holds at most 4 offsets" },
 	{ "[[hook]]\nsymbol = \"f\"\n[[hook.arg]]\nindex = 1\ntype = \"u8\"\nattribute = \"a\"\nmax_len = 0\n", "'max_len' must be between 1 and 4096" },
+	{ "[[hook]]\nsymbol = \"f\"\n[[hook.arg]]\nindex = 1\nat = \"exit\"\ntype = \"u8\"\nattribute = \"a\"\n", "at = \"exit\" reads through the argument" },
+	{ "[[hook]]\nsymbol = \"f\"\n[[hook.arg]]\nreturn = true\nat = \"exit\"\ntype = \"u8\"\nattribute = \"a\"\n", "'at' is for arguments" },
+	{ "[[hook]]\nsymbol = \"f\"\n[[hook.arg]]\nindex = 1\nat = \"later\"\ntype = \"u8\"\nattribute = \"a\"\n", "later" },
+	{ "[[hook]]\nsymbol = \"f\"\n[hook.error]\nwhen = \"nonzero\"\nindex = 1\n", "'index' judges what the argument points to" },
+	{ "[[hook]]\nsymbol = \"f\"\n[[hook.arg]]\nindex=1\ntype=\"u8\"\ntag=\"a\"\n[[hook.arg]]\nindex=1\ntype=\"u8\"\ntag=\"b\"\n"
+	  "[[hook.arg]]\nindex=1\ntype=\"u8\"\ntag=\"c\"\n[[hook.arg]]\nindex=1\ntype=\"u8\"\ntag=\"d\"\n[[hook.arg]]\nindex=1\ntype=\"u8\"\ntag=\"e\"\n", "captures at most 4 values" },
 	{ "[[hook]]\nsymbol = \"f\"\nattributes = { nested = { a = 1 } }\n", "test.toml:3:25: attribute 'nested' must be a string" },
 	{ "hook = 3\n", "test.toml:1:8: 'hook' must be an array, not an integer" },
 	{ "[telemetry]\nenabled = true\nenabled = false\n", "test.toml:3:" },
