@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: MIT
+pub mod ast;
+pub mod execute;

@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: MIT
+pub mod module_subscription_actor;
+pub mod module_subscription_manager;
