@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "capture_attribute.h"
+#include "http_span.h"
 #include "otlp_collector_metrics.pb-c.h"
 #include "otlp_collector_trace.pb-c.h"
 #include "utf8.h"
@@ -330,6 +331,8 @@ static int pack(const ProtobufCMessage *msg, struct otlp_bytes *out)
  * context from outside.
  */
 #define SPAN_FLAGS_SAMPLED_LOCAL_PARENT 0x101u
+/* ... and an [http] request continuing a caller's traceparent: CONTEXT_IS_REMOTE set too. */
+#define SPAN_FLAGS_SAMPLED_REMOTE_PARENT 0x301u
 
 static bool all_zero(const uint8_t *bytes, size_t n)
 {
@@ -337,6 +340,43 @@ static bool all_zero(const uint8_t *bytes, size_t n)
 		if (bytes[i] != 0)
 			return false;
 	return true;
+}
+
+/* An [http] request span (http_span.h): its own name, attributes and status. */
+static pb_span *build_http_span(struct arena *a, const struct stdbtel_config *cfg, const struct span_record *rec,
+                                uint64_t (*to_unix_ns)(uint64_t))
+{
+	struct http_span_view v;
+	http_span_describe(cfg, rec, &v);
+	pb_span *span = arena_alloc(a, sizeof *span);
+	if (span == NULL)
+		return NULL;
+	*span = (pb_span)OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
+	span->trace_id = (ProtobufCBinaryData){ 16, (uint8_t *)rec->trace_id };
+	span->span_id = (ProtobufCBinaryData){ 8, (uint8_t *)rec->span_id };
+	if (!all_zero(rec->parent_span_id, 8))
+		span->parent_span_id = (ProtobufCBinaryData){ 8, (uint8_t *)rec->parent_span_id };
+	span->name = arena_cstring(a, v.name);
+	span->kind = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER;
+	span->start_time_unix_nano = to_unix_ns(rec->start_ticks);
+	span->end_time_unix_nano = to_unix_ns(rec->end_ticks);
+	span->flags = v.remote_parent ? SPAN_FLAGS_SAMPLED_REMOTE_PARENT : SPAN_FLAGS_SAMPLED_LOCAL_PARENT;
+	struct attr_list l;
+	attrs_init(a, &l, v.nattrs);
+	for (size_t i = 0; i < v.nattrs; i++)
+		attrs_config(a, &l, &v.attrs[i]);
+	span->n_attributes = l.n;
+	span->attributes = l.items;
+	if (v.status_message != NULL) {
+		pb_status *status = arena_alloc(a, sizeof *status);
+		if (status == NULL)
+			return NULL;
+		*status = (pb_status)OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
+		status->code = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
+		status->message = arena_cstring(a, v.status_message);
+		span->status = status;
+	}
+	return span->name != NULL ? span : NULL;
 }
 
 static pb_span *build_span(struct arena *a, const struct stdbtel_config *cfg, const struct otlp_target *target,
@@ -404,6 +444,12 @@ long otlp_encode_spans(struct otlp_bytes *out, const struct otlp_resource *resou
 		const struct span_record *rec = &spans[i];
 		if (rec->flags & SPAN_STACK)
 			continue; /* read with the span after it */
+		if (http_span_is(cfg, rec)) {
+			pb_span *span = build_http_span(&a, cfg, rec, to_unix_ns);
+			if (span != NULL)
+				items[written++] = span;
+			continue;
+		}
 		if (rec->target_index >= ntargets || targets[rec->target_index].hook_index >= cfg->nhooks)
 			continue;
 		const struct span_stack *stack = NULL;

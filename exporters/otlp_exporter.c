@@ -219,7 +219,7 @@ void otlp_exporter_send_metrics(struct otlp_exporter *e, uint64_t start_unix_ns,
 		if (t->key.hook_index >= n || t->collection != e->series.collection)
 			continue;
 		const struct hook_config *h = &cfg->hooks[t->key.hook_index];
-		series_attributes_otlp(h, &t->key, &attrs[s]);
+		series_attributes_otlp(cfg, h, &t->key, &attrs[s]);
 		hm[nhm++] = (struct otlp_hook_metrics){
 			.name = h->span != NULL ? h->span : h->symbol,
 			.calls = t->now.duration.count,

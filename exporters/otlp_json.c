@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "capture_attribute.h"
+#include "http_span.h"
 #include "utf8.h"
 
 void json_buf_free(struct json_buf *b)
@@ -211,6 +212,38 @@ static void put_capture(struct json_buf *b, bool *first, const struct hook_captu
 /* code.stacktrace text per span at most: the frames of a span_stack, symbolised */
 #define STACK_TEXT_MAX 4096
 
+/* An [http] request span (http_span.h). */
+static void put_http_span(struct json_buf *b, const struct stdbtel_config *cfg, const struct span_record *rec,
+                          uint64_t (*to_unix_ns)(uint64_t))
+{
+	struct http_span_view v;
+	http_span_describe(cfg, rec, &v);
+	put(b, "{\"traceId\":");
+	put_hex(b, rec->trace_id, 16);
+	put(b, ",\"spanId\":");
+	put_hex(b, rec->span_id, 8);
+	if (!all_zero(rec->parent_span_id, 8)) {
+		put(b, ",\"parentSpanId\":");
+		put_hex(b, rec->parent_span_id, 8);
+	}
+	put(b, ",\"name\":");
+	put_cstring(b, v.name);
+	putf(b, ",\"kind\":%d", (int)SPAN_KIND_SERVER);
+	putf(b, ",\"startTimeUnixNano\":\"%" PRIu64 "\"", to_unix_ns(rec->start_ticks));
+	putf(b, ",\"endTimeUnixNano\":\"%" PRIu64 "\"", to_unix_ns(rec->end_ticks));
+	put(b, ",\"attributes\":[");
+	bool first = true;
+	for (size_t i = 0; i < v.nattrs; i++)
+		put_config_attribute(b, &first, &v.attrs[i]);
+	put(b, "]");
+	if (v.status_message != NULL) {
+		put(b, ",\"status\":{\"code\":2,\"message\":");
+		put_cstring(b, v.status_message);
+		put(b, "}");
+	}
+	put(b, "}");
+}
+
 static void put_span(struct json_buf *b, const struct stdbtel_config *cfg, const struct otlp_target *target,
                      const struct span_record *rec, uint64_t (*to_unix_ns)(uint64_t),
                      const struct span_stack *stack, const struct otlp_stack_formatter *stacks)
@@ -297,6 +330,13 @@ long otlp_json_encode_spans(struct json_buf *out, const struct otlp_resource *re
 		const struct span_record *rec = &spans[i];
 		if (rec->flags & SPAN_STACK)
 			continue; /* read with the span after it */
+		if (http_span_is(cfg, rec)) {
+			if (written > 0)
+				put(out, ",");
+			put_http_span(out, cfg, rec, to_unix_ns);
+			written++;
+			continue;
+		}
 		if (rec->target_index >= ntargets || targets[rec->target_index].hook_index >= cfg->nhooks)
 			continue;
 		const struct span_stack *stack = NULL;

@@ -9,6 +9,7 @@
 
 #include "capture_value.h"
 #include "histogram.h"
+#include "http_parse.h"
 
 void series_totals_init(struct series_totals *st)
 {
@@ -93,6 +94,8 @@ void series_totals_collect(struct series_totals *st)
 
 bool series_hook_has_series(const struct hook_config *hook)
 {
+	if (hook->http)
+		return true;
 	for (size_t i = 0; i < hook->ncaptures; i++)
 		if (hook->captures[i].tag != NULL || hook->captures[i].metric != NULL)
 			return true;
@@ -140,11 +143,103 @@ static bool value_text(const struct hook_capture *cap, const struct hotpath_seri
 	}
 }
 
-void series_tags_statsd(const struct hook_config *hook, const struct hotpath_series_key *key, struct series_tags *out)
+/*
+ * The [http] parameters of a key: "name=value" strings, NUL-separated, in
+ * key text [0, values[3]). Calls fn for each with the name and value.
+ */
+static void http_params(const struct hotpath_series_key *key,
+                        void (*fn)(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen), void *ctx)
+{
+	size_t end = key->values[3] < key->text_used ? (size_t)key->values[3] : key->text_used;
+	for (size_t at = 0; at < end;) {
+		const char *item = key->text + at;
+		size_t len = strnlen(item, end - at);
+		const char *eq = memchr(item, '=', len);
+		if (eq != NULL)
+			fn(ctx, item, (size_t)(eq - item), eq + 1, len - (size_t)(eq - item) - 1);
+		at += len + 1;
+	}
+}
+
+static const char *http_route_of(const struct stdbtel_config *cfg, const struct hotpath_series_key *key)
+{
+	uint64_t r = key->values[1];
+	return r > 0 && r <= cfg->http.nroutes ? cfg->http.routes[r - 1] : NULL;
+}
+
+static void statsd_param(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	struct series_tags *out = ctx;
+	if (out->ntags >= SERIES_MAX_TAGS)
+		return;
+	size_t i = out->ntags;
+	snprintf(out->names[i], SERIES_TAG_TEXT, "%.*s", (int)nlen, name);
+	snprintf(out->text[i], SERIES_TAG_TEXT, "%.*s", (int)vlen, value);
+	out->tags[out->ntags++] = (struct statsd_tag){ out->names[i], out->text[i] };
+}
+
+struct otlp_param_ctx {
+	const struct stdbtel_config *cfg;
+	struct series_attributes *out;
+};
+
+static void otlp_param(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	struct otlp_param_ctx *c = ctx;
+	struct series_attributes *out = c->out;
+	for (size_t k = 0; k < c->cfg->http.nparams && out->nattrs < SERIES_MAX_TAGS; k++) {
+		const char *key = c->cfg->http.params[k].key;
+		if (strlen(key) != nlen || memcmp(key, name, nlen) != 0)
+			continue;
+		size_t i = out->nattrs;
+		snprintf(out->text[i], SERIES_TAG_TEXT, "%.*s", (int)vlen, value);
+		out->attrs[out->nattrs++] = (struct config_attribute){ .key = c->cfg->http.params[k].value,
+			                                               .type = ATTRIBUTE_STRING, .u.string = out->text[i] };
+	}
+}
+
+static void http_tags_statsd(const struct stdbtel_config *cfg, const struct hotpath_series_key *key,
+                             struct series_tags *out)
+{
+	const char *route = http_route_of(cfg, key);
+	snprintf(out->text[0], SERIES_TAG_TEXT, "%s", http_method_name((enum http_method)key->values[0]));
+	snprintf(out->text[1], SERIES_TAG_TEXT, "%s", route != NULL ? route : "unmatched");
+	snprintf(out->text[2], SERIES_TAG_TEXT, "%u", (unsigned)key->values[2]);
+	out->tags[0] = (struct statsd_tag){ "method", out->text[0] };
+	out->tags[1] = (struct statsd_tag){ "path", out->text[1] };
+	out->tags[2] = (struct statsd_tag){ "status", out->text[2] };
+	out->ntags = 3;
+	http_params(key, statsd_param, out);
+}
+
+static void http_attributes_otlp(const struct stdbtel_config *cfg, const struct hotpath_series_key *key,
+                                 struct series_attributes *out)
+{
+	const char *route = http_route_of(cfg, key);
+	snprintf(out->text[0], SERIES_TAG_TEXT, "%s", http_method_name((enum http_method)key->values[0]));
+	out->attrs[out->nattrs++] = (struct config_attribute){ .key = "http.request.method", .type = ATTRIBUTE_STRING,
+		                                               .u.string = out->text[0] };
+	if (route != NULL)
+		out->attrs[out->nattrs++] = (struct config_attribute){ .key = "http.route", .type = ATTRIBUTE_STRING,
+			                                               .u.string = (char *)route };
+	if (key->values[2] > 0)
+		out->attrs[out->nattrs++] = (struct config_attribute){ .key = "http.response.status_code",
+			                                               .type = ATTRIBUTE_INT,
+			                                               .u.integer = (int64_t)key->values[2] };
+	struct otlp_param_ctx c = { cfg, out };
+	http_params(key, otlp_param, &c);
+}
+
+void series_tags_statsd(const struct stdbtel_config *cfg, const struct hook_config *hook,
+                        const struct hotpath_series_key *key, struct series_tags *out)
 {
 	out->ntags = 0;
 	if (key->overflow) {
 		out->tags[out->ntags++] = (struct statsd_tag){ SERIES_OVERFLOW_ATTRIBUTE, "true" };
+		return;
+	}
+	if (hook->http) {
+		http_tags_statsd(cfg, key, out);
 		return;
 	}
 	for (size_t i = 0; i < hook->ncaptures && i < CONFIG_MAX_CAPTURES; i++) {
@@ -155,13 +250,17 @@ void series_tags_statsd(const struct hook_config *hook, const struct hotpath_ser
 	}
 }
 
-void series_attributes_otlp(const struct hook_config *hook, const struct hotpath_series_key *key,
-                            struct series_attributes *out)
+void series_attributes_otlp(const struct stdbtel_config *cfg, const struct hook_config *hook,
+                            const struct hotpath_series_key *key, struct series_attributes *out)
 {
 	out->nattrs = 0;
 	if (key->overflow) {
 		out->attrs[out->nattrs++] = (struct config_attribute){ .key = SERIES_OVERFLOW_ATTRIBUTE,
 			                                               .type = ATTRIBUTE_BOOL, .u.boolean = true };
+		return;
+	}
+	if (hook->http) {
+		http_attributes_otlp(cfg, key, out);
 		return;
 	}
 	for (size_t i = 0; i < hook->ncaptures && i < CONFIG_MAX_CAPTURES; i++) {

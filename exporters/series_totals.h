@@ -16,6 +16,12 @@
  * HOTPATH_SERIES_TEXT bytes in all); a value the hot path could not read
  * is SERIES_UNREADABLE_VALUE. The overflow series of a hook has no tag
  * values and one tag otel.metric.overflow = true.
+ *
+ * The [http] hook's series (shim/http_server.c) have the tags method,
+ * path (the matched route template, "unmatched" when none) and status,
+ * then each configured path parameter as name:value; as OTLP attributes
+ * http.request.method, http.route (left out when unmatched),
+ * http.response.status_code and the parameters' attribute names.
  */
 #ifndef STDBTEL_SERIES_TOTALS_H
 #define STDBTEL_SERIES_TOTALS_H
@@ -59,23 +65,26 @@ void series_totals_collect(struct series_totals *st);
 
 /* Tags of a series as text, for StatsD. */
 #define SERIES_TAG_TEXT 72
+#define SERIES_MAX_TAGS 12
 struct series_tags {
-	struct statsd_tag tags[CONFIG_MAX_CAPTURES + 1];
+	struct statsd_tag tags[SERIES_MAX_TAGS];
 	size_t ntags;
-	char text[CONFIG_MAX_CAPTURES][SERIES_TAG_TEXT];
+	char text[SERIES_MAX_TAGS][SERIES_TAG_TEXT];
+	char names[SERIES_MAX_TAGS][SERIES_TAG_TEXT];
 };
-void series_tags_statsd(const struct hook_config *hook, const struct hotpath_series_key *key, struct series_tags *out);
+void series_tags_statsd(const struct stdbtel_config *cfg, const struct hook_config *hook,
+                        const struct hotpath_series_key *key, struct series_tags *out);
 
 /* Tags of a series as OTLP attributes: named by the capture's attribute, or its tag when it has none. */
 struct series_attributes {
-	struct config_attribute attrs[CONFIG_MAX_CAPTURES + 1];
+	struct config_attribute attrs[SERIES_MAX_TAGS];
 	size_t nattrs;
-	char text[CONFIG_MAX_CAPTURES][SERIES_TAG_TEXT];
+	char text[SERIES_MAX_TAGS][SERIES_TAG_TEXT];
 };
-void series_attributes_otlp(const struct hook_config *hook, const struct hotpath_series_key *key,
-                            struct series_attributes *out);
+void series_attributes_otlp(const struct stdbtel_config *cfg, const struct hook_config *hook,
+                            const struct hotpath_series_key *key, struct series_attributes *out);
 
-/* Whether a hook keeps series: a capture with a tag or a metric. */
+/* Whether a hook keeps series: a capture with a tag or a metric, or the [http] hook. */
 bool series_hook_has_series(const struct hook_config *hook);
 
 #endif

@@ -106,7 +106,7 @@ static void flush_series(struct statsd_exporter *s)
 			continue;
 		const struct hook_config *h = &cfg->hooks[t->key.hook_index];
 		struct series_tags tags;
-		series_tags_statsd(h, &t->key, &tags);
+		series_tags_statsd(cfg, h, &t->key, &tags);
 		add_interval(s, h, t->now.duration.count - t->sent.duration.count, t->now.errors - t->sent.errors,
 		             &t->now.duration, &t->sent.duration, tags.tags, tags.ntags);
 		for (size_t c = 0; c < h->ncaptures && c < CONFIG_MAX_CAPTURES; c++) {

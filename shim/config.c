@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "glob.h"
+#include "http_route.h"
 #include "toml.h"
 
 /* Largest config file we read; a config is a few KiB, this guards memory. */
@@ -761,9 +762,101 @@ static void parse_hook(struct parse_ctx *ctx, struct stdbtel_config *cfg, const 
 		hook->span = dup_string(ctx, hook->symbol);
 }
 
-static void parse_document(struct parse_ctx *ctx, struct stdbtel_config *cfg, const struct toml_value *root)
+/* [http] (config.h struct http_config); its [http.metrics] goes to the request hook. */
+static void parse_http(struct parse_ctx *ctx, struct stdbtel_config *cfg, const struct toml_value *tab,
+                       struct hook_config *requests)
 {
-	static const char *const known[] = { "telemetry", "hook", NULL };
+	static const char *const known[] = { "ports", "routes", "params", "span", "metrics", NULL };
+	const char *section = "[http]";
+	struct http_config *h = &cfg->http;
+	for (size_t i = 0; i < tab->u.table.count; i++) {
+		const struct toml_kv *kv = &tab->u.table.kv[i];
+		const struct toml_value *v = kv->value;
+		if (strcmp(kv->key, "ports") == 0) {
+			if (!want_type(ctx, kv, section, TOML_ARRAY))
+				continue;
+			for (size_t j = 0; j < v->u.array.count; j++) {
+				const struct toml_value *item = v->u.array.items[j];
+				if (item->type != TOML_INTEGER || item->u.integer < 1 || item->u.integer > 65535) {
+					DIAG_AT(ctx, CONFIG_ERROR, item->line, item->col,
+					        "'ports' must hold TCP port numbers (1 to 65535)");
+					continue;
+				}
+				uint16_t *slot = array_append(ctx, (void **)&h->ports, &h->nports, sizeof *slot);
+				if (slot != NULL)
+					*slot = (uint16_t)item->u.integer;
+			}
+		} else if (strcmp(kv->key, "routes") == 0) {
+			if (!want_type(ctx, kv, section, TOML_ARRAY))
+				continue;
+			for (size_t j = 0; j < v->u.array.count; j++) {
+				const struct toml_value *item = v->u.array.items[j];
+				char why[160];
+				size_t col;
+				if (item->type != TOML_STRING) {
+					DIAG_AT(ctx, CONFIG_ERROR, item->line, item->col, "'routes' must hold strings");
+					continue;
+				}
+				if ((col = http_route_check(item->u.str.ptr, why, sizeof why)) != 0) {
+					DIAG_AT(ctx, CONFIG_ERROR, item->line, item->col, "route \"%s\", column %zu: %s",
+					        item->u.str.ptr, col, why);
+					continue;
+				}
+				char **slot = array_append(ctx, (void **)&h->routes, &h->nroutes, sizeof *slot);
+				if (slot != NULL)
+					*slot = dup_string(ctx, item->u.str.ptr);
+			}
+		} else if (strcmp(kv->key, "params") == 0) {
+			if (!want_type(ctx, kv, section, TOML_TABLE))
+				continue;
+			for (size_t j = 0; j < v->u.table.count; j++) {
+				const struct toml_kv *p = &v->u.table.kv[j];
+				if (p->value->type != TOML_STRING) {
+					DIAG_AT(ctx, CONFIG_ERROR, p->value->line, p->value->col,
+					        "[http] params: '%s' must name a span attribute (a string)", p->key);
+					continue;
+				}
+				struct config_pair *pair = array_append(ctx, (void **)&h->params, &h->nparams, sizeof *pair);
+				if (pair != NULL) {
+					pair->key = dup_string(ctx, p->key);
+					pair->value = dup_string(ctx, p->value->u.str.ptr);
+				}
+			}
+		} else if (strcmp(kv->key, "span") == 0) {
+			free(requests->span);
+			requests->span = NULL;
+			get_string(ctx, kv, section, &requests->span);
+		} else if (strcmp(kv->key, "metrics") == 0) {
+			if (want_type(ctx, kv, section, TOML_TABLE))
+				parse_hook_metrics(ctx, requests, v);
+		} else {
+			unknown_key(ctx, kv, section, known);
+		}
+	}
+}
+
+/* The [http] requests' hook, appended after the [[hook]]s when [http] names ports. */
+static void add_http_hook(struct parse_ctx *ctx, struct stdbtel_config *cfg, struct hook_config *requests)
+{
+	if (cfg->http.nports == 0) {
+		free(requests->span);
+		free(requests->metric_duration);
+		free(requests->metric_count);
+		free(requests->metric_errors);
+		return;
+	}
+	struct hook_config *h = array_append(ctx, (void **)&cfg->hooks, &cfg->nhooks, sizeof *h);
+	if (h == NULL)
+		return;
+	*h = *requests;
+	cfg->http_hook = (long)(cfg->nhooks - 1);
+}
+
+static void parse_document(struct parse_ctx *ctx, struct stdbtel_config *cfg, const struct toml_value *root,
+                           struct hook_config *requests_out)
+{
+	static const char *const known[] = { "telemetry", "hook", "http", NULL };
+	struct hook_config requests = *requests_out;
 	for (size_t i = 0; i < root->u.table.count; i++) {
 		const struct toml_kv *kv = &root->u.table.kv[i];
 		const struct toml_value *v = kv->value;
@@ -781,9 +874,39 @@ static void parse_document(struct parse_ctx *ctx, struct stdbtel_config *cfg, co
 				}
 				parse_hook(ctx, cfg, v->u.array.items[j]);
 			}
+		} else if (strcmp(kv->key, "http") == 0) {
+			if (want_type(ctx, kv, "", TOML_TABLE))
+				parse_http(ctx, cfg, v, &requests);
 		} else {
 			unknown_key(ctx, kv, "the top level", known);
 		}
+	}
+	*requests_out = requests;
+}
+
+/* STDBTEL_HTTP_PORTS=3000,3001: the [http] ports, replacing the file's ("" is unset; "none" turns them off). */
+static void http_ports_from_env(struct parse_ctx *ctx, struct stdbtel_config *cfg, const char *v)
+{
+	free(cfg->http.ports);
+	cfg->http.ports = NULL;
+	cfg->http.nports = 0;
+	if (strcmp(v, "none") == 0)
+		return;
+	for (const char *p = v; *p != '\0';) {
+		char *end;
+		errno = 0;
+		long port = strtol(p, &end, 10);
+		if (errno != 0 || end == p || port < 1 || port > 65535 || (*end != ',' && *end != '\0')) {
+			diag_add(ctx, CONFIG_ERROR, "STDBTEL_HTTP_PORTS: \"%s\" is not a comma-separated list of ports", v);
+			free(cfg->http.ports);
+			cfg->http.ports = NULL;
+			cfg->http.nports = 0;
+			return;
+		}
+		uint16_t *slot = array_append(ctx, (void **)&cfg->http.ports, &cfg->http.nports, sizeof *slot);
+		if (slot != NULL)
+			*slot = (uint16_t)port;
+		p = *end == ',' ? end + 1 : end;
 	}
 }
 
@@ -1048,6 +1171,7 @@ static void set_defaults(struct parse_ctx *ctx, struct stdbtel_config *cfg, cons
 	memset(cfg, 0, sizeof *cfg);
 	cfg->source = dup_string(ctx, source);
 	cfg->enabled = false;
+	cfg->http_hook = -1;
 	cfg->otlp_endpoint = dup_string(ctx, "http://localhost:4318");
 	cfg->statsd_host = dup_string(ctx, "localhost");
 	cfg->statsd_port = 8125;
@@ -1071,18 +1195,27 @@ size_t config_parse(struct stdbtel_config *cfg, const char *source, const char *
 {
 	struct parse_ctx ctx = { .source = source != NULL ? source : "(config)", .diags = diags };
 	set_defaults(&ctx, cfg, text != NULL ? ctx.source : "(defaults)");
+	/* [http]'s request hook: filled by [http], appended after the environment (which may name ports) */
+	struct hook_config requests = { .kind = SPAN_KIND_SERVER, .http = true, .error_when = ERROR_NEVER,
+		                        .error_type = CAPTURE_I64 };
 	if (text != NULL) {
 		struct toml_error err;
 		struct toml_value *root = toml_parse(text, len, &err);
 		if (root == NULL) {
 			DIAG_AT(&ctx, CONFIG_ERROR, err.line, err.col, "%s", err.msg);
 		} else {
-			parse_document(&ctx, cfg, root);
+			parse_document(&ctx, cfg, root, &requests);
 			toml_free(root);
 		}
 	}
 	struct env env = { .fn = getenv_fn, .ctx = getenv_ctx };
 	apply_environment(&ctx, cfg, &env);
+	const char *ports = env_get(&env, "STDBTEL_HTTP_PORTS");
+	if (ports != NULL)
+		http_ports_from_env(&ctx, cfg, ports);
+	if (requests.span == NULL)
+		requests.span = dup_string(&ctx, "HTTP");
+	add_http_hook(&ctx, cfg, &requests);
 	return diags->errors;
 }
 
@@ -1195,6 +1328,15 @@ void config_free(struct stdbtel_config *cfg)
 	for (size_t i = 0; i < cfg->nprocesses; i++)
 		free(cfg->processes[i]);
 	free(cfg->processes);
+	free(cfg->http.ports);
+	for (size_t i = 0; i < cfg->http.nroutes; i++)
+		free(cfg->http.routes[i]);
+	free(cfg->http.routes);
+	for (size_t i = 0; i < cfg->http.nparams; i++) {
+		free(cfg->http.params[i].key);
+		free(cfg->http.params[i].value);
+	}
+	free(cfg->http.params);
 	free(cfg->traces_file);
 	for (size_t i = 0; i < cfg->nhooks; i++) {
 		struct hook_config *h = &cfg->hooks[i];

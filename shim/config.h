@@ -122,6 +122,21 @@ enum hook_via {
 	HOOK_VIA_PATCH,     /* an inline patch at the function's entry */
 };
 
+/*
+ * [http]: request spans timed at the socket layer (shim/http_server.h).
+ * Connections accepted on one of ports are parsed as HTTP/1.x; each
+ * request becomes one SERVER span of the hook at http_hook (a hook of its
+ * own, without a symbol, appended after the [[hook]]s).
+ */
+struct http_config {
+	uint16_t *ports;          /* listening ports; none = HTTP spans off */
+	size_t nports;
+	char **routes;            /* http.route templates (shim/http_route.h) */
+	size_t nroutes;
+	struct config_pair *params; /* path parameter name -> span attribute (also a tag of that name) */
+	size_t nparams;
+};
+
 /* [[hook]]: one function (or glob of functions) to time. */
 struct hook_config {
 	char *symbol;            /* demangled path, mangled name, or glob */
@@ -144,6 +159,7 @@ struct hook_config {
 	int error_nderef;
 	struct hook_capture *captures;
 	size_t ncaptures;
+	bool http;               /* the [http] requests' hook: no symbol, spans from the socket layer */
 	int line;                /* where the [[hook]] header is, for messages */
 };
 
@@ -198,6 +214,9 @@ struct stdbtel_config {
 
 	struct hook_config *hooks;
 	size_t nhooks;
+
+	struct http_config http;
+	long http_hook;             /* index of the [http] hook in hooks, -1 without [http] ports */
 };
 
 enum config_severity {

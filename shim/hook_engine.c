@@ -378,6 +378,24 @@ __attribute__((used)) void hook_engine_call_end(struct hook_call *call, uint64_t
 	stdbtel_hook_exit(f, &ret);
 }
 
+bool hook_engine_guard_try(void)
+{
+	struct hook_thread *t = &hook_tls;
+	if (t->guard) {
+		t->stats.reentries++;
+		return false;
+	}
+	t->guard = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	return true;
+}
+
+void hook_engine_guard_release(void)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	hook_tls.guard = 0;
+}
+
 #pragma GCC pop_options
 
 bool hook_engine_stub_frame(uint64_t ip, uint64_t rbx, uint64_t *caller_ip, uint64_t *caller_rbx)

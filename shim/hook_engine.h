@@ -167,6 +167,16 @@ struct hook_call *hook_engine_call_begin(uint64_t id, uint64_t sp, const struct 
 void hook_engine_call_end(struct hook_call *call, uint64_t rax);
 
 /*
+ * Runs other hot-path work under the engine's per-thread guard, so that a
+ * signal handler's hooked call cannot interleave with it on this thread
+ * (the handlers share the thread's ring and stacks). try returns false,
+ * counting a re-entry, when the guard is held already (the caller then
+ * skips its work); after true, call release. Async-signal-safe.
+ */
+bool hook_engine_guard_try(void);
+void hook_engine_guard_release(void);
+
+/*
  * For stack walkers that take the caller's stack pointer to be the CFA
  * (libunwind does; libgcc and gdb follow the stub's CFI exactly): when ip
  * is the stub's call-through return address, the frame is a hooked call's

@@ -682,6 +682,9 @@ static struct hotpath_series *series_find(struct hotpath_thread *t, const struct
 	return over;
 }
 
+static void series_add(struct hotpath_series *sr, const struct hot_hook *hh, const struct span_frame *f, bool error,
+                       uint64_t duration_ns);
+
 /* Counts one finished call in its series. Single writer: load + store. */
 static __attribute__((noinline)) void series_record(struct hotpath_thread *t, uint32_t hook_index,
                                                     const struct hot_hook *hh, const struct span_frame *f,
@@ -716,11 +719,16 @@ static __attribute__((noinline)) void series_record(struct hotpath_thread *t, ui
 		}
 		key.values[i] = v;
 	}
-	struct hotpath_series *sr = series_find(t, &key);
+	series_add(series_find(t, &key), hh, f, error, duration_ns);
+}
+
+static void series_add(struct hotpath_series *sr, const struct hot_hook *hh, const struct span_frame *f, bool error,
+                       uint64_t duration_ns)
+{
 	struct hotpath_series_stats *st = &sr->stats;
 	if (error)
 		__atomic_store_n(&st->errors, __atomic_load_n(&st->errors, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
-	for (unsigned i = 0; i < hh->ncaptures; i++) {
+	for (unsigned i = 0; hh != NULL && f != NULL && i < hh->ncaptures; i++) {
 		if (!(hh->captures[i].uses & HOT_CAPTURE_METRIC) || (f->unreadable_mask & (1u << i)))
 			continue;
 		int64_t v = capture_as_int64((enum capture_type)hh->captures[i].type, f->captures[i]);
@@ -729,6 +737,76 @@ static __attribute__((noinline)) void series_record(struct hotpath_thread *t, ui
 			                 __ATOMIC_RELAXED);
 	}
 	histogram_record(&st->duration, duration_ns);
+}
+
+bool hotpath_emit_span(const struct hotpath_span_in *in)
+{
+	if (in->hook_index >= hp.nhooks || !hook_engine_guard_try())
+		return false;
+	struct hotpath_thread *t = tls_state;
+	if (t == NULL && !tls_excluded)
+		t = thread_setup();
+	if (t == NULL) {
+		hook_engine_guard_release();
+		return false;
+	}
+	uint64_t duration_ns = in->end_ticks > in->start_ticks ? ticks_to_ns_fast(in->end_ticks - in->start_ticks) : 0;
+	struct hotpath_hook_stats *hs = &t->hooks[in->hook_index];
+	if (in->error && !in->span_only)
+		__atomic_store_n(&hs->errors, __atomic_load_n(&hs->errors, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+	if (!in->span_only)
+		histogram_record(&hs->duration, duration_ns);
+	if (in->series != NULL && !in->span_only) {
+		struct hotpath_series_key key = *in->series;
+		key.hook_index = in->hook_index;
+		key.overflow = 0;
+		series_add(series_find(t, &key), NULL, NULL, in->error, duration_ns);
+	}
+
+	/* Sampling, as for a root (the parent-based samplers follow a remote parent). */
+	bool sampled;
+	bool parent_based = hp.sampler == SAMPLER_PARENTBASED_ALWAYS_ON || hp.sampler == SAMPLER_PARENTBASED_ALWAYS_OFF ||
+	                    hp.sampler == SAMPLER_PARENTBASED_TRACEID_RATIO;
+	uint8_t tid[16];
+	if (in->parent_trace_id != NULL) {
+		for (int i = 0; i < 16; i++)
+			tid[i] = in->parent_trace_id[i];
+		sampled = parent_based ? in->parent_sampled : in->parent_sampled && sample_root(in->start_ticks, load_u64(tid + 8));
+	} else {
+		trace_ids_new_trace_id(&t->ids, tid);
+		sampled = sample_root(in->start_ticks, load_u64(tid + 8));
+	}
+	struct span_record *r = sampled ? ring_reserve(&t->ring) : NULL;
+	if (r != NULL) {
+		atomic_store_explicit(&t->sampled, atomic_load_explicit(&t->sampled, memory_order_relaxed) + 1,
+		                      memory_order_relaxed);
+		const struct span_record *p = in->payload;
+		for (int i = 0; i < 16; i++)
+			r->trace_id[i] = tid[i];
+		trace_ids_new_span_id(&t->ids, r->span_id);
+		for (int i = 0; i < 8; i++)
+			r->parent_span_id[i] = in->parent_trace_id != NULL ? in->parent_span_id[i] : 0;
+		r->start_ticks = in->start_ticks;
+		r->end_ticks = in->end_ticks;
+		r->hook_index = in->hook_index;
+		r->flags = (in->error ? SPAN_ERROR : 0) | (p != NULL ? (p->flags & SPAN_TRUNCATED) : 0);
+		r->target_index = UINT32_MAX; /* no function: the socket layer */
+		r->reserved32 = 0;
+		r->return_value = 0;
+		r->ncaptures = p != NULL ? p->ncaptures : 0;
+		r->text_used = p != NULL ? p->text_used : 0;
+		r->capture_unreadable = 0;
+		r->capture_absent = 0;
+		for (unsigned i = 0; i < SPAN_MAX_CAPTURES; i++)
+			r->captures[i] = p != NULL ? p->captures[i] : 0;
+		for (unsigned i = 0; i < SPAN_TEXT_BYTES; i++)
+			r->text[i] = p != NULL && i < p->text_used ? p->text[i] : 0;
+		for (unsigned i = 0; i < SPAN_RECORD_TAIL; i++)
+			r->reserved[i] = p != NULL ? p->reserved[i] : 0;
+		ring_publish(&t->ring);
+	}
+	hook_engine_guard_release();
+	return true;
 }
 
 void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_end how)

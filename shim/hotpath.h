@@ -38,6 +38,7 @@
 #include "histogram.h"
 #include "hook_engine.h"
 #include "ring.h"
+#include "span_record.h"
 #include "targets.h"
 
 /* Per hook, per thread: written by the owner thread, read relaxed by others.
@@ -102,6 +103,30 @@ int hotpath_add_targets(const struct stdbtel_config *cfg, const struct target *i
 /* The handlers for hook_engine_set_handlers(). */
 bool hotpath_enter(struct hook_call *call, const struct hook_regs *regs);
 void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_end end);
+
+/*
+ * A span made outside any hooked call: an HTTP request timed at the
+ * socket layer (shim/http_server.c). Counted in the hook's stats and, with
+ * series, in the series of *series; written to the thread's ring when
+ * sampled: a child of the remote parent when one is given (a W3C
+ * traceparent), else a root, sampled as roots are (a parent-based sampler
+ * follows the parent's sampled flag; the others decide as for a root and
+ * never sample an unsampled parent's child). Runs under the engine's
+ * guard; false when it could not run (re-entered from a signal handler,
+ * no thread state): nothing was counted. Not from a hook handler.
+ */
+struct hotpath_span_in {
+	uint32_t hook_index;
+	uint64_t start_ticks, end_ticks;     /* clock_now() readings */
+	const uint8_t *parent_trace_id;      /* 16 bytes, or NULL for a root */
+	const uint8_t *parent_span_id;       /* 8 bytes, with parent_trace_id */
+	bool parent_sampled;
+	bool error;
+	const struct span_record *payload;   /* captures, text, flags' SPAN_TRUNCATED and the tail, copied */
+	const struct hotpath_series_key *series; /* the call's series (tags), or NULL */
+	bool span_only;                      /* no stats, no series: only the span (when sampled) */
+};
+bool hotpath_emit_span(const struct hotpath_span_in *in);
 
 /* Marks the calling thread as one whose calls are never timed (the exporter). */
 void hotpath_exclude_this_thread(void);

@@ -24,6 +24,7 @@
 
 #include "dlopen_search.h"
 #include "hook_engine.h"
+#include "http_server.h"
 #include "interpose_list.h"
 
 #define STDBTEL_EXPORT __attribute__((visibility("default")))
@@ -127,7 +128,7 @@ void interpose_set_dlopen_observer(void (*fn)(void))
  * timed path keeps errno as the next definition left it (the engine
  * saves it around its own work).
  */
-#define WRAP(idx, ret, name, params, args, r1, r2, r3, r4, r5, r6)                                 \
+#define WRAP(idx, ret, name, params, args, r1, r2, r3, r4, r5, r6, before, after)                  \
 	STDBTEL_EXPORT ret name params                                                              \
 	{                                                                                           \
 		ret (*next) params = (ret (*) params)next_definition(idx);                           \
@@ -135,40 +136,62 @@ void interpose_set_dlopen_observer(void (*fn)(void))
 			errno = ENOSYS;                                                              \
 			return (ret)-1;                                                              \
 		}                                                                                    \
+		bool observe = __atomic_load_n(&http_server_armed, __ATOMIC_RELAXED);                 \
+		if (observe) {                                                                       \
+			before;                                                                      \
+		}                                                                                    \
 		uint64_t target = __atomic_load_n(&wrappers[idx].target, __ATOMIC_RELAXED);           \
-		if (__builtin_expect(target == NOT_ARMED, 1) || from_the_shim(__builtin_return_address(0))) \
-			return next args;                                                            \
-		struct hook_regs regs = { .rdi = U64(r1), .rsi = U64(r2), .rdx = U64(r3),             \
-			                  .rcx = U64(r4), .r8 = U64(r5), .r9 = U64(r6) };             \
-		struct hook_call *call = hook_engine_call_begin(target, CALLER_SP(), &regs);         \
-		ret r = next args;                                                                   \
-		if (call != NULL)                                                                    \
-			hook_engine_call_end(call, (uint64_t)(int64_t)r);                            \
+		ret r;                                                                               \
+		if (__builtin_expect(target == NOT_ARMED, 1) || from_the_shim(__builtin_return_address(0))) { \
+			r = next args;                                                               \
+		} else {                                                                             \
+			struct hook_regs regs = { .rdi = U64(r1), .rsi = U64(r2), .rdx = U64(r3),     \
+				                  .rcx = U64(r4), .r8 = U64(r5), .r9 = U64(r6) };     \
+			struct hook_call *call = hook_engine_call_begin(target, CALLER_SP(), &regs); \
+			r = next args;                                                               \
+			if (call != NULL)                                                            \
+				hook_engine_call_end(call, (uint64_t)(int64_t)r);                    \
+		}                                                                                    \
+		if (observe && r >= 0) {                                                             \
+			after;                                                                       \
+		}                                                                                    \
 		return r;                                                                            \
 	}
 
+/* What the socket layer (http_server.h) sees of each call; nothing when [http] is off. */
+#define NOTHING ((void)0)
+#define READ_OBSERVED(fd, buf) http_server_read(fd, buf, (size_t)r)
+#define WROTE_OBSERVED(fd, buf) http_server_wrote(fd, buf, (size_t)r)
+
 WRAP(W_accept, int, accept, (int fd, struct sockaddr *addr, socklen_t *len), (fd, addr, len),
-     fd, addr, len, 0, 0, 0)
+     fd, addr, len, 0, 0, 0, NOTHING, http_server_accepted(fd, r))
 WRAP(W_accept4, int, accept4, (int fd, struct sockaddr *addr, socklen_t *len, int flags),
-     (fd, addr, len, flags), fd, addr, len, flags, 0, 0)
-WRAP(W_read, ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n), fd, buf, n, 0, 0, 0)
+     (fd, addr, len, flags), fd, addr, len, flags, 0, 0, NOTHING, http_server_accepted(fd, r))
+WRAP(W_read, ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n), fd, buf, n, 0, 0, 0,
+     NOTHING, READ_OBSERVED(fd, buf))
 WRAP(W_recv, ssize_t, recv, (int fd, void *buf, size_t n, int flags), (fd, buf, n, flags),
-     fd, buf, n, flags, 0, 0)
+     fd, buf, n, flags, 0, 0, NOTHING, if (!(flags & MSG_PEEK)) READ_OBSERVED(fd, buf))
 WRAP(W_recvfrom, ssize_t, recvfrom,
      (int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *len),
-     (fd, buf, n, flags, addr, len), fd, buf, n, flags, addr, len)
+     (fd, buf, n, flags, addr, len), fd, buf, n, flags, addr, len,
+     NOTHING, if (!(flags & MSG_PEEK)) READ_OBSERVED(fd, buf))
 WRAP(W_recvmsg, ssize_t, recvmsg, (int fd, struct msghdr *msg, int flags), (fd, msg, flags),
-     fd, msg, flags, 0, 0, 0)
-WRAP(W_write, ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n), fd, buf, n, 0, 0, 0)
+     fd, msg, flags, 0, 0, 0,
+     NOTHING, if (!(flags & MSG_PEEK) && msg != NULL) http_server_read_iov(fd, msg->msg_iov, msg->msg_iovlen, (size_t)r))
+WRAP(W_write, ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n), fd, buf, n, 0, 0, 0,
+     NOTHING, WROTE_OBSERVED(fd, buf))
 WRAP(W_send, ssize_t, send, (int fd, const void *buf, size_t n, int flags), (fd, buf, n, flags),
-     fd, buf, n, flags, 0, 0)
+     fd, buf, n, flags, 0, 0, NOTHING, WROTE_OBSERVED(fd, buf))
 WRAP(W_sendto, ssize_t, sendto,
      (int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr, socklen_t len),
-     (fd, buf, n, flags, addr, len), fd, buf, n, flags, addr, len)
+     (fd, buf, n, flags, addr, len), fd, buf, n, flags, addr, len, NOTHING, WROTE_OBSERVED(fd, buf))
 WRAP(W_sendmsg, ssize_t, sendmsg, (int fd, const struct msghdr *msg, int flags), (fd, msg, flags),
-     fd, msg, flags, 0, 0, 0)
-WRAP(W_writev, ssize_t, writev, (int fd, const struct iovec *iov, int n), (fd, iov, n), fd, iov, n, 0, 0, 0)
-WRAP(W_close, int, close, (int fd), (fd), fd, 0, 0, 0, 0, 0)
+     fd, msg, flags, 0, 0, 0,
+     NOTHING, if (msg != NULL) http_server_wrote_iov(fd, msg->msg_iov, msg->msg_iovlen, (size_t)r))
+WRAP(W_writev, ssize_t, writev, (int fd, const struct iovec *iov, int n), (fd, iov, n), fd, iov, n, 0, 0, 0,
+     NOTHING, if (n > 0) http_server_wrote_iov(fd, iov, (size_t)n, (size_t)r))
+/* Before the close: afterwards the number may already be another thread's new connection. */
+WRAP(W_close, int, close, (int fd), (fd), fd, 0, 0, 0, 0, 0, http_server_closing(fd), NOTHING)
 
 /* ---- dlopen: open as the caller would have, then hook what it mapped ---- */
 

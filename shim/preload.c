@@ -37,6 +37,7 @@
 #include "exporter.h"
 #include "hook_engine.h"
 #include "hotpath.h"
+#include "http_server.h"
 #include "interpose.h"
 #include "loaded_objects.h"
 #include "log.h"
@@ -116,6 +117,9 @@ static bool start_hot_path(void)
 	}
 	shim.next_id = shim.targets.count;
 	hook_engine_set_handlers(hotpath_enter, hotpath_exit);
+	char err[256];
+	if (http_server_init(&shim.config, err, sizeof err) != 0)
+		log_write(LOG_ERROR, "[http]: %s; no HTTP request spans", err);
 	return true;
 }
 
@@ -353,11 +357,14 @@ static void resolve_hooks(const char *exe)
 	/* Without an exporter (traces_file, OTLP, StatsD), patching would
 	 * cost the host time for nothing. A hook whose object is not loaded
 	 * yet may still be met by a dlopen. */
-	bool may_hook = any_exporter &&
-	                (shim.targets.count > 0 || (shim.targets.hooks_pending > 0 && any_hook_names_objects()));
-	if (may_hook && start_hot_path())
+	bool http_requests = c->http_hook >= 0; /* [http] ports: spans from the socket layer, no symbol needed */
+	bool may_hook = any_exporter && (shim.targets.count > 0 || http_requests ||
+	                                 (shim.targets.hooks_pending > 0 && any_hook_names_objects()));
+	bool hot_path = may_hook && start_hot_path();
+	if (hot_path)
 		shim.hooked = hook_targets(shim.targets.items, shim.targets.count, 0, shim.target_objects, false);
-	bool exporting = (shim.hooked > 0 || (may_hook && shim.targets.hooks_pending > 0)) &&
+	bool exporting = (shim.hooked > 0 || (hot_path && http_server_armed) ||
+	                  (may_hook && shim.targets.hooks_pending > 0)) &&
 	                 exporter_start(&shim.config, &shim.targets, exe);
 	if (exporting && any_hook_names_objects())
 		interpose_set_dlopen_observer(hook_new_objects);
@@ -378,7 +385,8 @@ static void resolve_hooks(const char *exe)
 	}
 	log_write(LOG_INFO,
 	          "%s (pid %d): %zu of %zu hooks resolved to %zu functions, %d hooked, in %.2f ms (config %s); %s",
-	          exe, (int)getpid(), shim.targets.hooks_resolved, shim.config.nhooks, shim.targets.count,
+	          exe, (int)getpid(), shim.targets.hooks_resolved, shim.config.nhooks - (c->http_hook >= 0),
+	          shim.targets.count,
 	          shim.hooked, elapsed_ms(&start), shim.config.source,
 	          exporting ? where
 	          : any_exporter ? "nothing patched: no function to hook"

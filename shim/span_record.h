@@ -21,6 +21,28 @@ enum span_flags {
 
 #define SPAN_MAX_CAPTURES 4
 #define SPAN_TEXT_BYTES 96 /* captured string bytes per record, shared by all captures */
+#define SPAN_RECORD_TAIL (256 - 16 - 8 - 8 - 8 - 8 - 4 - 4 - 4 - 4 - 8 - 8 * SPAN_MAX_CAPTURES - 8 - SPAN_TEXT_BYTES)
+
+/*
+ * An HTTP request timed at the socket layer (shim/http_server.h): the
+ * record's text holds the request path (without query, cut at
+ * SPAN_TEXT_BYTES), captures[0..2] the status code, request and response
+ * body bytes, and this part the rest.
+ */
+#define SPAN_HTTP_PARAMS 8
+struct span_http {
+	uint16_t route;            /* template index + 1; 0: no template matched */
+	uint8_t method;            /* enum http_method */
+	uint8_t nparams;
+	uint8_t param_off[SPAN_HTTP_PARAMS]; /* path parameters' values in text */
+	uint8_t param_len[SPAN_HTTP_PARAMS];
+	uint8_t path_truncated;    /* the path was longer than text holds */
+	uint8_t websocket;         /* the request upgraded to WebSocket (101) */
+	uint8_t pad[2];
+	uint64_t path_total_len;
+	uint64_t ws_frames_in, ws_frames_out; /* WebSocket frames read / written, when websocket */
+};
+_Static_assert(sizeof(struct span_http) <= SPAN_RECORD_TAIL, "span_http fits a record's tail");
 
 /*
  * One finished span. 256 bytes, so that a ring slot is four cache lines and
@@ -47,7 +69,10 @@ struct span_record {
 	uint8_t capture_absent;     /* bit per capture: read at return, and the call did not return */
 	uint8_t pad[4];
 	char text[SPAN_TEXT_BYTES];
-	uint8_t reserved[256 - 16 - 8 - 8 - 8 - 8 - 4 - 4 - 4 - 4 - 8 - 8 * SPAN_MAX_CAPTURES - 8 - SPAN_TEXT_BYTES];
+	union {
+		uint8_t reserved[SPAN_RECORD_TAIL];
+		struct span_http http; /* the [http] hook's requests (then text holds the path) */
+	};
 };
 
 _Static_assert(sizeof(struct span_record) == 256, "span_record is 256 bytes");

@@ -76,6 +76,51 @@ static const char *python3(void)
 	return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
 }
 
+pid_t peer_start(char *const argv[], char *const env[], const char *what, char *line, size_t linesz)
+{
+	/* stdout goes to a file, not a pipe: a peer that prints after its first line must not die of EPIPE */
+	char out_path[] = "/tmp/stdbtel-peer-out-XXXXXX";
+	int out = mkstemp(out_path);
+	cr_assert(out >= 0, "mkstemp: %s", strerror(errno));
+	unlink(out_path);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	cr_assert(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(1);
+		dup2(out, STDOUT_FILENO);
+		if (env != NULL)
+			execve(argv[0], argv, env);
+		else
+			execvp(argv[0], argv);
+		dprintf(STDERR_FILENO, "cannot run %s: %s (needed for %s)\n", argv[0], strerror(errno), what);
+		_exit(127);
+	}
+	memset(line, 0, linesz);
+	for (int waited_ms = 0;; waited_ms += 10) {
+		ssize_t n = pread(out, line, linesz - 1, 0);
+		if (n > 0 && memchr(line, '\n', (size_t)n) != NULL) {
+			*strchr(line, '\n') = '\0';
+			break;
+		}
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			close(out);
+			cr_assert_fail("%s exited before printing its first line", what);
+		}
+		if (waited_ms >= 10000) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			close(out);
+			cr_assert_fail("%s printed no first line within 10 s", what);
+		}
+		poll(NULL, 0, 10);
+	}
+	close(out);
+	return pid;
+}
+
 void otlp_receiver_start(struct otlp_receiver *rcv, const char *script, const char *cert, const char *key)
 {
 	const char *root = getenv("STDBTEL_SOURCE_ROOT");
@@ -85,38 +130,11 @@ void otlp_receiver_start(struct otlp_receiver *rcv, const char *script, const ch
 	cr_assert(access(path, R_OK) == 0, "missing %s", path);
 	snprintf(rcv->dir, sizeof rcv->dir, "/tmp/stdbtel-otlp-rcv-XXXXXX");
 	cr_assert(mkdtemp(rcv->dir) != NULL, "mkdtemp: %s", strerror(errno));
-	int out[2];
-	cr_assert(pipe2(out, O_CLOEXEC) == 0);
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	cr_assert(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		dup2(out[1], STDOUT_FILENO);
-		const char *py = python3();
-		if (cert != NULL)
-			execlp(py, py, path, rcv->dir, script, cert, key, (char *)NULL);
-		else
-			execlp(py, py, path, rcv->dir, script, (char *)NULL);
-		dprintf(STDERR_FILENO, "cannot run %s: %s (python3 is needed for the OTLP receiver)\n", py,
-		        strerror(errno));
-		_exit(127);
-	}
-	rcv->pid = pid;
-	close(out[1]);
-	char line[32] = {0};
-	size_t got = 0;
-	struct pollfd pfd = {.fd = out[0], .events = POLLIN};
-	while (got < sizeof line - 1 && strchr(line, '\n') == NULL) {
-		int r = poll(&pfd, 1, 10000);
-		cr_assert(r > 0, "the OTLP receiver did not print its port within 10 s");
-		ssize_t n = read(out[0], line + got, sizeof line - 1 - got);
-		cr_assert(n > 0, "the OTLP receiver exited before printing its port (is python3 installed?)");
-		got += (size_t)n;
-	}
-	close(out[0]);
+	char *argv[] = { (char *)python3(), path, rcv->dir, (char *)script, (char *)cert, (char *)key, NULL };
+	if (cert == NULL)
+		argv[4] = NULL;
+	char line[32];
+	rcv->pid = peer_start(argv, NULL, "the OTLP receiver (python3)", line, sizeof line);
 	rcv->port = atoi(line);
 	cr_assert(rcv->port > 0 && rcv->port < 65536, "bad port line \"%s\"", line);
 }

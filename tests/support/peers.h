@@ -22,6 +22,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/*
+ * Starts argv (env: the whole environment, or NULL for the test's own)
+ * with its stdout on a pipe; returns its pid once it printed a first line,
+ * which goes into line. what names it in failures. The child dies with
+ * the test (PR_SET_PDEATHSIG); stop it by its pid.
+ */
+pid_t peer_start(char *const argv[], char *const env[], const char *what, char *line, size_t linesz);
+
 /* ---- the OTLP receiver ---- */
 
 struct otlp_receiver {

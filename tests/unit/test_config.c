@@ -189,6 +189,41 @@ Test(config, every_key_of_a_full_config)
 	cr_assert_str_eq(h2->captures[0].metric, "rows");
 }
 
+Test(config, http_requests_get_a_hook_of_their_own_after_the_hooks)
+{
+	const char *text =
+		"[[hook]]\nsymbol = \"f\"\n"
+		"[http]\nports = [3000, 3001]\nroutes = [\"/v1/ping\", \"/v1/database/{name}/call/{reducer}\"]\n"
+		"params = { reducer = \"spacetimedb.reducer.name\" }\nspan = \"spacetimedb.api\"\n"
+		"[http.metrics]\ncount = \"spacetimedb.api.requests\"\nduration = \"spacetimedb.api.request_duration\"\n";
+	cr_assert_eq(parse(text), 0, "errors in a valid config");
+	cr_assert_eq(cfg.nhooks, 2);
+	cr_assert_eq(cfg.http_hook, 1, "after the [[hook]]s");
+	const struct hook_config *h = &cfg.hooks[1];
+	cr_assert(h->http);
+	cr_assert_null(h->symbol, "nothing to resolve");
+	cr_assert_eq(h->kind, SPAN_KIND_SERVER);
+	cr_assert_str_eq(h->span, "spacetimedb.api");
+	cr_assert_str_eq(h->metric_count, "spacetimedb.api.requests");
+	cr_assert_eq(cfg.http.nports, 2);
+	cr_assert_eq(cfg.http.ports[1], 3001);
+	cr_assert_eq(cfg.http.nroutes, 2);
+	cr_assert_str_eq(cfg.http.params[0].value, "spacetimedb.reducer.name");
+
+	config_free(&cfg);
+	const char *env[] = { "STDBTEL_HTTP_PORTS", "8080,9090", NULL };
+	cr_assert_eq(parse_with_env("[[hook]]\nsymbol = \"f\"\n", env), 0);
+	cr_assert_eq(cfg.http_hook, 1, "the environment alone turns [http] on");
+	cr_assert_eq(cfg.http.nports, 2);
+	cr_assert_eq(cfg.http.ports[0], 8080);
+	cr_assert_str_eq(cfg.hooks[1].span, "HTTP", "the default span name");
+
+	config_free(&cfg);
+	cr_assert_eq(parse("[http]\nroutes = [\"/v1/ping\"]\n"), 0);
+	cr_assert_eq(cfg.http_hook, -1, "no ports: no HTTP hook");
+	cr_assert_eq(cfg.nhooks, 0);
+}
+
 Test(config, out_parameters_and_error_operands_read_at_return)
 {
 	const char *text =
@@ -254,6 +289,9 @@ static const struct bad_case bad_cases[] = {
 	{ "[[hook]]\nsymbol = \"f\"\n[[hook.arg]]\nreturn = true\nat = \"exit\"\ntype = \"u8\"\nattribute = \"a\"\n", "'at' is for arguments" },
 	{ "[[hook]]\nsymbol = \"f\"\n[[hook.arg]]\nindex = 1\nat = \"later\"\ntype = \"u8\"\nattribute = \"a\"\n", "later" },
 	{ "[[hook]]\nsymbol = \"f\"\n[hook.error]\nwhen = \"nonzero\"\nindex = 1\n", "'index' judges what the argument points to" },
+	{ "[http]\nports = [0]\n", "'ports' must hold TCP port numbers" },
+	{ "[http]\nports = [3000]\nroutes = [\"v1/ping\"]\n", "route \"v1/ping\", column 1" },
+	{ "[http]\nports = [3000]\nroutess = []\n", "routess" },
 	{ "[[hook]]\nsymbol = \"f\"\n[[hook.arg]]\nindex=1\ntype=\"u8\"\ntag=\"a\"\n[[hook.arg]]\nindex=1\ntype=\"u8\"\ntag=\"b\"\n"
 	  "[[hook.arg]]\nindex=1\ntype=\"u8\"\ntag=\"c\"\n[[hook.arg]]\nindex=1\ntype=\"u8\"\ntag=\"d\"\n[[hook.arg]]\nindex=1\ntype=\"u8\"\ntag=\"e\"\n", "captures at most 4 values" },
 	{ "[[hook]]\nsymbol = \"f\"\nattributes = { nested = { a = 1 } }\n", "test.toml:3:25: attribute 'nested' must be a string" },
