@@ -327,8 +327,8 @@ static int pack(const ProtobufCMessage *msg, struct otlp_bytes *out)
 /*
  * Span.flags: bit 0 (W3C sampled: every exported span is) and
  * CONTEXT_HAS_IS_REMOTE (0x100) with CONTEXT_IS_REMOTE (0x200) clear: a
- * parent is always a span of this process, as long as stdbtel takes no
- * context from outside.
+ * parent is a span of this process, except for an [http] request that came
+ * with a traceparent (SPAN_FLAGS_SAMPLED_REMOTE_PARENT).
  */
 #define SPAN_FLAGS_SAMPLED_LOCAL_PARENT 0x101u
 /* ... and an [http] request continuing a caller's traceparent: CONTEXT_IS_REMOTE set too. */
@@ -342,12 +342,10 @@ static bool all_zero(const uint8_t *bytes, size_t n)
 	return true;
 }
 
-/* An [http] request span (http_span.h): its own name, attributes and status. */
-static pb_span *build_http_span(struct arena *a, const struct stdbtel_config *cfg, const struct span_record *rec,
-                                uint64_t (*to_unix_ns)(uint64_t))
+/* A span with rec's ids and times, and name and kind: the part every span shares. */
+static pb_span *new_span(struct arena *a, const struct span_record *rec, const char *name, int kind,
+                         uint64_t (*to_unix_ns)(uint64_t))
 {
-	struct http_span_view v;
-	http_span_describe(cfg, rec, &v);
 	pb_span *span = arena_alloc(a, sizeof *span);
 	if (span == NULL)
 		return NULL;
@@ -356,10 +354,22 @@ static pb_span *build_http_span(struct arena *a, const struct stdbtel_config *cf
 	span->span_id = (ProtobufCBinaryData){ 8, (uint8_t *)rec->span_id };
 	if (!all_zero(rec->parent_span_id, 8))
 		span->parent_span_id = (ProtobufCBinaryData){ 8, (uint8_t *)rec->parent_span_id };
-	span->name = arena_cstring(a, v.name);
-	span->kind = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER;
+	span->name = arena_cstring(a, name);
+	span->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)kind;
 	span->start_time_unix_nano = to_unix_ns(rec->start_ticks);
 	span->end_time_unix_nano = to_unix_ns(rec->end_ticks);
+	return span->name != NULL ? span : NULL;
+}
+
+/* An [http] request span (http_span.h): its own name, attributes and status. */
+static pb_span *build_http_span(struct arena *a, const struct stdbtel_config *cfg, const struct span_record *rec,
+                                uint64_t (*to_unix_ns)(uint64_t))
+{
+	struct http_span_view v;
+	http_span_describe(cfg, rec, &v);
+	pb_span *span = new_span(a, rec, v.name, SPAN_KIND_SERVER, to_unix_ns);
+	if (span == NULL)
+		return NULL;
 	span->flags = v.remote_parent ? SPAN_FLAGS_SAMPLED_REMOTE_PARENT : SPAN_FLAGS_SAMPLED_LOCAL_PARENT;
 	struct attr_list l;
 	attrs_init(a, &l, v.nattrs);
@@ -376,7 +386,7 @@ static pb_span *build_http_span(struct arena *a, const struct stdbtel_config *cf
 		status->message = arena_cstring(a, v.status_message);
 		span->status = status;
 	}
-	return span->name != NULL ? span : NULL;
+	return span;
 }
 
 static pb_span *build_span(struct arena *a, const struct stdbtel_config *cfg, const struct otlp_target *target,
@@ -384,18 +394,10 @@ static pb_span *build_span(struct arena *a, const struct stdbtel_config *cfg, co
                            const struct span_stack *stack, const struct otlp_stack_formatter *stacks)
 {
 	const struct hook_config *hook = &cfg->hooks[target->hook_index];
-	pb_span *span = arena_alloc(a, sizeof *span);
+	pb_span *span = new_span(a, rec, hook->span != NULL ? hook->span : target->function_name, (int)hook->kind,
+	                         to_unix_ns);
 	if (span == NULL)
 		return NULL;
-	*span = (pb_span)OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
-	span->trace_id = (ProtobufCBinaryData){ 16, (uint8_t *)rec->trace_id };
-	span->span_id = (ProtobufCBinaryData){ 8, (uint8_t *)rec->span_id };
-	if (!all_zero(rec->parent_span_id, 8))
-		span->parent_span_id = (ProtobufCBinaryData){ 8, (uint8_t *)rec->parent_span_id };
-	span->name = arena_cstring(a, hook->span != NULL ? hook->span : target->function_name);
-	span->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)hook->kind;
-	span->start_time_unix_nano = to_unix_ns(rec->start_ticks);
-	span->end_time_unix_nano = to_unix_ns(rec->end_ticks);
 	span->flags = SPAN_FLAGS_SAMPLED_LOCAL_PARENT;
 
 	size_t ncaptures = rec->ncaptures < SPAN_MAX_CAPTURES ? rec->ncaptures : SPAN_MAX_CAPTURES;

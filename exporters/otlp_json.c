@@ -212,12 +212,10 @@ static void put_capture(struct json_buf *b, bool *first, const struct hook_captu
 /* code.stacktrace text per span at most: the frames of a span_stack, symbolised */
 #define STACK_TEXT_MAX 4096
 
-/* An [http] request span (http_span.h). */
-static void put_http_span(struct json_buf *b, const struct stdbtel_config *cfg, const struct span_record *rec,
+/* The opening of a span object: rec's ids and times, name and kind. */
+static void put_span_head(struct json_buf *b, const struct span_record *rec, const char *name, int kind,
                           uint64_t (*to_unix_ns)(uint64_t))
 {
-	struct http_span_view v;
-	http_span_describe(cfg, rec, &v);
 	put(b, "{\"traceId\":");
 	put_hex(b, rec->trace_id, 16);
 	put(b, ",\"spanId\":");
@@ -227,10 +225,19 @@ static void put_http_span(struct json_buf *b, const struct stdbtel_config *cfg, 
 		put_hex(b, rec->parent_span_id, 8);
 	}
 	put(b, ",\"name\":");
-	put_cstring(b, v.name);
-	putf(b, ",\"kind\":%d", (int)SPAN_KIND_SERVER);
+	put_cstring(b, name);
+	putf(b, ",\"kind\":%d", kind);
 	putf(b, ",\"startTimeUnixNano\":\"%" PRIu64 "\"", to_unix_ns(rec->start_ticks));
 	putf(b, ",\"endTimeUnixNano\":\"%" PRIu64 "\"", to_unix_ns(rec->end_ticks));
+}
+
+/* An [http] request span (http_span.h). */
+static void put_http_span(struct json_buf *b, const struct stdbtel_config *cfg, const struct span_record *rec,
+                          uint64_t (*to_unix_ns)(uint64_t))
+{
+	struct http_span_view v;
+	http_span_describe(cfg, rec, &v);
+	put_span_head(b, rec, v.name, (int)SPAN_KIND_SERVER, to_unix_ns);
 	put(b, ",\"attributes\":[");
 	bool first = true;
 	for (size_t i = 0; i < v.nattrs; i++)
@@ -249,19 +256,7 @@ static void put_span(struct json_buf *b, const struct stdbtel_config *cfg, const
                      const struct span_stack *stack, const struct otlp_stack_formatter *stacks)
 {
 	const struct hook_config *hook = &cfg->hooks[target->hook_index];
-	put(b, "{\"traceId\":");
-	put_hex(b, rec->trace_id, 16);
-	put(b, ",\"spanId\":");
-	put_hex(b, rec->span_id, 8);
-	if (!all_zero(rec->parent_span_id, 8)) {
-		put(b, ",\"parentSpanId\":");
-		put_hex(b, rec->parent_span_id, 8);
-	}
-	put(b, ",\"name\":");
-	put_cstring(b, hook->span != NULL ? hook->span : target->function_name);
-	putf(b, ",\"kind\":%d", (int)hook->kind);
-	putf(b, ",\"startTimeUnixNano\":\"%" PRIu64 "\"", to_unix_ns(rec->start_ticks));
-	putf(b, ",\"endTimeUnixNano\":\"%" PRIu64 "\"", to_unix_ns(rec->end_ticks));
+	put_span_head(b, rec, hook->span != NULL ? hook->span : target->function_name, (int)hook->kind, to_unix_ns);
 
 	put(b, ",\"attributes\":[");
 	bool first = true;

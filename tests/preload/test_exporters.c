@@ -854,15 +854,7 @@ Test(exporters, exporters_set_to_none_send_nothing)
 /* Sum over flushes from..to (1-based, inclusive) of "kind key [field]"; absent counts 0. */
 static double flushed_total(size_t from, size_t to, const char *kind, const char *key, const char *fld)
 {
-	double total = 0;
-	for (size_t k = from; k <= to; k++) {
-		char *block = statsd_daemon_flush(&sd, k);
-		double v = statsd_flush_value(block, kind, key, fld);
-		if (!isnan(v))
-			total += v;
-		free(block);
-	}
-	return total;
+	return statsd_flushes_total(&sd, from, to, kind, key, fld);
 }
 
 static size_t flushed_keys(size_t from, size_t to, const char *kind, const char *prefix)

@@ -102,15 +102,7 @@ static double flushed(size_t from, size_t to, const char *kind, const char *raw_
 {
 	char key[256];
 	statsd_key(key, sizeof key, raw_key);
-	double total = 0;
-	for (size_t k = from; k <= to; k++) {
-		char *block = statsd_daemon_flush(&sd, k);
-		double v = statsd_flush_value(block, kind, key, fld);
-		if (!isnan(v))
-			total += v;
-		free(block);
-	}
-	return total;
+	return statsd_flushes_total(&sd, from, to, kind, key, fld);
 }
 
 Test(http_layer, one_span_and_exact_tagged_counts_per_request_without_symbols)

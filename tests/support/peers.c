@@ -478,3 +478,17 @@ size_t statsd_flush_keys_with_prefix(const char *block, const char *kind, const 
 	free(copy);
 	return count;
 }
+
+double statsd_flushes_total(const struct statsd_daemon *d, size_t from, size_t to, const char *kind, const char *key,
+                            const char *field)
+{
+	double total = 0;
+	for (size_t k = from; k <= to; k++) {
+		char *block = statsd_daemon_flush(d, k);
+		double v = statsd_flush_value(block, kind, key, field);
+		if (!isnan(v))
+			total += v;
+		free(block);
+	}
+	return total;
+}

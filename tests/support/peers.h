@@ -106,6 +106,10 @@ char *statsd_daemon_flush(const struct statsd_daemon *d, size_t k);
 /* The value of "kind key [field]" in a flush, or NAN when absent. */
 double statsd_flush_value(const char *block, const char *kind, const char *key, const char *field);
 
+/* The sum over flushes from..to (1-based, inclusive) of "kind key [field]"; absent counts 0. */
+double statsd_flushes_total(const struct statsd_daemon *d, size_t from, size_t to, const char *kind, const char *key,
+                            const char *field);
+
 /* Number of "kind" keys of a flush starting with prefix. */
 size_t statsd_flush_keys_with_prefix(const char *block, const char *kind, const char *prefix);
 
