@@ -86,3 +86,65 @@ PY
 if [ -n "$uftrace_missing" ]; then
   echo "uftrace comparison not run: $uftrace_missing"
 fi
+
+echo
+echo "== HTTP requests through the stand-in server (tests/standin): without the shim, with [http] only, with the SpacetimeDB pack"
+# One keep-alive client (Python's http.client, one request at a time) against
+# the server: the client's own cost is in every figure alike, so the ns added
+# per request are what the differences show. Runs alternate; medians of 5.
+server=$build/tests/standin/spacetimedb-standalone
+python3 - "$server" "$PWD/$build/libstdbtel.so" "$PWD/symbols/spacetimedb.toml" <<'PY'
+import http.client, json, os, signal, socket, statistics, subprocess, sys, tempfile, time
+server, lib, pack = sys.argv[1:4]
+requests, runs = 3000, 5
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+def one_run(mode):
+    port = free_port()
+    env = dict(os.environ)
+    for k in list(env):
+        if k.startswith(("OTEL_", "STATSD_", "STDBTEL_", "LD_PRELOAD")):
+            del env[k]
+    if mode != "plain":
+        cfg = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+        if mode == "http":
+            cfg.write('[telemetry]\nenabled = true\nstatsd_endpoint = "127.0.0.1:9"\n[http]\nports = [%d]\n'
+                      'routes = ["/v1/database/{name_or_identity}/call/{reducer}", "/v1/ping"]\n' % port)
+        else:
+            cfg.write(open(pack).read())
+        cfg.close()
+        env.update(LD_PRELOAD=lib, STDBTEL_CONFIG=cfg.name, SPACETIMEDB_TELEMETRY_ENABLED="true",
+                   STDBTEL_HTTP_PORTS=str(port), STATSD_HOST="127.0.0.1", STATSD_PORT="9",
+                   OTEL_TRACES_EXPORTER="none", OTEL_METRICS_EXPORTER="none", STDBTEL_LOG="error")
+    with tempfile.TemporaryDirectory() as data:
+        p = subprocess.Popen([server, "start", "--listen-addr", f"127.0.0.1:{port}", "--data-dir", data], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(200):
+                try:
+                    c = http.client.HTTPConnection("127.0.0.1", port); c.request("GET", "/v1/ping"); c.getresponse().read(); break
+                except OSError:
+                    time.sleep(0.02)
+            body = json.dumps([1, "bench"])
+            t0 = time.perf_counter()
+            for i in range(requests):
+                c.request("POST", "/v1/database/quickstart/call/say_hello", body="[]",
+                          headers={"Content-Type": "application/json"})
+                c.getresponse().read()
+            return (time.perf_counter() - t0) / requests * 1e9
+        finally:
+            p.send_signal(signal.SIGTERM); p.wait(10)
+
+res = {"plain": [], "http": [], "pack": []}
+for _ in range(runs):
+    for mode in res:
+        res[mode].append(one_run(mode))
+base = statistics.median(res["plain"])
+for mode, label in (("plain", "without the shim"), ("http", "[http] only"), ("pack", "SpacetimeDB pack + [http]")):
+    m = statistics.median(res[mode])
+    print(f"{label:<28} median {m/1000:8.1f} us/request  added {(m-base)/1000:6.1f} us  ratio {base/m:5.3f}"
+          f"  (runs: {' '.join(f'{x/1000:.1f}' for x in res[mode])})")
+print(f"{requests} POST .../call/say_hello requests per run, one keep-alive connection; medians of {runs} alternated runs")
+PY
