@@ -162,8 +162,8 @@ static size_t check_binary(const struct stdbtel_config *cfg, const char *binary)
 	}
 	if (object.failed)
 		problems++;
-	printf("%s: %zu of %zu hooks resolved to %zu functions", binary, set.hooks_resolved, cfg->nhooks,
-	       set.count);
+	printf("%s: %zu of %zu hooks resolved to %zu functions", binary, set.hooks_resolved,
+	       cfg->nhooks - (cfg->http_hook >= 0), set.count);
 	if (set.hooks_pending)
 		printf(" (%zu look only in other objects, not checked)", set.hooks_pending);
 	printf("\n");
@@ -212,12 +212,20 @@ static int cmd_check(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
-	printf("%s: ok: %zu hooks, telemetry %s, processes %s", cfg.source, cfg.nhooks,
+	printf("%s: ok: %zu hooks, telemetry %s, processes %s", cfg.source, cfg.nhooks - (cfg.http_hook >= 0),
 	       cfg.enabled ? "enabled" : "disabled (set [telemetry] enabled = true)",
 	       cfg.nprocesses ? "" : "any");
 	for (size_t i = 0; i < cfg.nprocesses; i++)
 		printf("%s%s", i ? ", " : "", cfg.processes[i]);
 	printf("\n");
+	if (cfg.http_hook >= 0) {
+		/* [http] needs no symbol: say what the socket layer will follow */
+		printf("%s: [http]: requests on port%s ", cfg.source, cfg.http.nports == 1 ? "" : "s");
+		for (size_t i = 0; i < cfg.http.nports; i++)
+			printf("%s%u", i ? ", " : "", (unsigned)cfg.http.ports[i]);
+		printf(" timed at the socket layer, %zu route%s, %zu path parameter%s kept\n", cfg.http.nroutes,
+		       cfg.http.nroutes == 1 ? "" : "s", cfg.http.nparams, cfg.http.nparams == 1 ? "" : "s");
+	}
 	size_t problems = 0;
 	if (argc == 3)
 		problems = check_binary(&cfg, argv[2]);

@@ -121,6 +121,22 @@ Test(cli, check_resolves_hooks_in_a_binary)
 	run_result_free(&r);
 }
 
+Test(cli, check_says_what_http_follows_and_counts_only_symbol_hooks)
+{
+	char *path = write_temp_file("[[hook]]\nsymbol = \"db_insert\"\n[http]\nports = [3000, 8080]\n"
+	                             "routes = [\"/v1/ping\", \"/v1/database/{name_or_identity}/call/{reducer}\"]\n"
+	                             "params = { reducer = \"spacetimedb.reducer.name\" }\n", ".toml");
+	struct run_result r = cli("check", path, test_env_path("STDBTEL_TARGET_C_PIE"));
+	cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert_eq(count_lines_containing(r.out, ": ok: 1 hooks"), 1, "stdout: %s", r.out);
+	cr_assert_eq(count_lines_containing(r.out, "[http]: requests on ports 3000, 8080 timed at the socket layer, "
+	                                           "2 routes, 1 path parameter kept"), 1, "stdout: %s", r.out);
+	cr_assert_eq(count_lines_containing(r.out, "1 of 1 hooks resolved to 1 functions"), 1, "stdout: %s", r.out);
+	run_result_free(&r);
+	unlink(path);
+	free(path);
+}
+
 Test(cli, check_says_how_each_function_would_be_hooked)
 {
 	/* In a program: its functions are patched (with the plan). In libc: a
