@@ -728,7 +728,9 @@ static void series_add(struct hotpath_series *sr, const struct hot_hook *hh, con
 	struct hotpath_series_stats *st = &sr->stats;
 	if (error)
 		__atomic_store_n(&st->errors, __atomic_load_n(&st->errors, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
-	for (unsigned i = 0; hh != NULL && f != NULL && i < hh->ncaptures; i++) {
+	/* A call judged an error adds nothing to metric captures: an Err's payload sits where the Ok value
+	 * would, so the value read is not the count (a pointer, an error code). */
+	for (unsigned i = 0; !error && hh != NULL && f != NULL && i < hh->ncaptures; i++) {
 		if (!(hh->captures[i].uses & HOT_CAPTURE_METRIC) || (f->unreadable_mask & (1u << i)))
 			continue;
 		int64_t v = capture_as_int64((enum capture_type)hh->captures[i].type, f->captures[i]);
