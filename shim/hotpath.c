@@ -90,7 +90,7 @@ struct hot_hook {
 	uint8_t ncaptures;
 	uint8_t has_series;      /* a tag or metric capture: keep per-tag-values series */
 	uint8_t has_error_source;/* [hook.error] reads an argument's memory at return */
-	uint8_t any_at_exit;
+	uint8_t at_exit_mask;    /* bit per capture read at return: none when the call does not return */
 	struct hot_capture captures[CONFIG_MAX_CAPTURES];
 	struct hot_capture error;
 };
@@ -168,7 +168,7 @@ int hotpath_init(const struct stdbtel_config *cfg, const struct target_set *targ
 			if (hh->captures[c].uses & (HOT_CAPTURE_TAG | HOT_CAPTURE_METRIC))
 				hh->has_series = 1;
 			if (hh->captures[c].at_exit)
-				hh->any_at_exit = 1;
+				hh->at_exit_mask |= (uint8_t)(1u << c);
 		}
 		hh->has_error_source = hot_capture_compile_error(h, &hh->error);
 	}
@@ -511,16 +511,6 @@ static __attribute__((noinline)) void capture_at_exit(const struct hot_hook *hh,
 	}
 }
 
-/* Exit-time captures of a call that did not return (unwound, abandoned): no value, not a bad read. */
-static inline uint8_t captures_absent(const struct hot_hook *hh)
-{
-	uint8_t mask = 0;
-	for (unsigned i = 0; i < hh->ncaptures; i++)
-		if (hh->captures[i].at_exit)
-			mask |= (uint8_t)(1u << i);
-	return mask;
-}
-
 bool hotpath_enter(struct hook_call *call, const struct hook_regs *regs)
 {
 	(void)regs;
@@ -827,7 +817,7 @@ void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_
 	uint32_t flags;
 	if (unwound) {
 		flags = SPAN_UNWOUND;
-		absent = has_captures ? captures_absent(hh) : 0;
+		absent = hh->at_exit_mask; /* no value, not a bad read */
 	} else if (__builtin_expect(has_captures, 0)) {
 		uint64_t judged = rax;
 		bool readable = true;
@@ -839,7 +829,7 @@ void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_
 		flags = readable && is_error(ht, judged) ? SPAN_ERROR : 0;
 		if (!readable)
 			f->unreadable_mask |= 0x80; /* the error operand: counted, judged not an error */
-		if (hh->any_at_exit)
+		if (hh->at_exit_mask)
 			capture_at_exit(hh, f, rax);
 	} else {
 		flags = is_error(ht, rax) ? SPAN_ERROR : 0;

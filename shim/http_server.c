@@ -266,28 +266,13 @@ static void on_event(void *ctx, const struct http_event *ev)
 	}
 }
 
-void http_server_read(int fd, const void *buf, size_t n)
+/* One observed call's bytes in direction dir: fed when fd is a followed connection, errno kept. */
+static void observe(int fd, enum http_dir dir, const struct iovec *iov, size_t iovcnt, size_t n)
 {
 	struct http_connection *c = followed(fd);
-	if (c == NULL || n == 0)
+	if (c == NULL || n == 0 || iov == NULL)
 		return;
 	int saved = errno;
-	http_conn_feed(&c->parser, HTTP_DIR_REQUEST, buf, n, clock_now(), on_event, c);
-	errno = saved;
-}
-
-void http_server_wrote(int fd, const void *buf, size_t n)
-{
-	struct http_connection *c = followed(fd);
-	if (c == NULL || n == 0)
-		return;
-	int saved = errno;
-	http_conn_feed(&c->parser, HTTP_DIR_RESPONSE, buf, n, clock_now(), on_event, c);
-	errno = saved;
-}
-
-static void feed_iov(struct http_connection *c, enum http_dir dir, const struct iovec *iov, size_t iovcnt, size_t n)
-{
 	uint64_t now = clock_now();
 	for (size_t i = 0; i < iovcnt && n > 0; i++) {
 		size_t len = iov[i].iov_len < n ? iov[i].iov_len : n;
@@ -295,26 +280,29 @@ static void feed_iov(struct http_connection *c, enum http_dir dir, const struct 
 			break;
 		n -= len;
 	}
+	errno = saved;
+}
+
+void http_server_read(int fd, const void *buf, size_t n)
+{
+	struct iovec one = { (void *)buf, n };
+	observe(fd, HTTP_DIR_REQUEST, &one, 1, n);
+}
+
+void http_server_wrote(int fd, const void *buf, size_t n)
+{
+	struct iovec one = { (void *)buf, n };
+	observe(fd, HTTP_DIR_RESPONSE, &one, 1, n);
 }
 
 void http_server_read_iov(int fd, const struct iovec *iov, size_t iovcnt, size_t n)
 {
-	struct http_connection *c = followed(fd);
-	if (c == NULL || n == 0 || iov == NULL)
-		return;
-	int saved = errno;
-	feed_iov(c, HTTP_DIR_REQUEST, iov, iovcnt, n);
-	errno = saved;
+	observe(fd, HTTP_DIR_REQUEST, iov, iovcnt, n);
 }
 
 void http_server_wrote_iov(int fd, const struct iovec *iov, size_t iovcnt, size_t n)
 {
-	struct http_connection *c = followed(fd);
-	if (c == NULL || n == 0 || iov == NULL)
-		return;
-	int saved = errno;
-	feed_iov(c, HTTP_DIR_RESPONSE, iov, iovcnt, n);
-	errno = saved;
+	observe(fd, HTTP_DIR_RESPONSE, iov, iovcnt, n);
 }
 
 void http_server_closing(int fd)
