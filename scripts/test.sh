@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 
-install_missing $STDBTEL_BUILD_PACKAGES libcriterion-dev g++ redis-server python3 gdb openssl
+install_missing $STDBTEL_BUILD_PACKAGES libcriterion-dev g++ redis-server redis-tools postgresql python3 gdb openssl
 ensure_rustc
 ensure_node_packages
 configure_and_build build-test -Dwerror=true -Dtests=true
