@@ -479,7 +479,7 @@ class ShimRedis:
     libstdbtel.so with `config`, StatsD to `statsd_port`, every call
     sampled. Leaving the context kills it by pid if it still runs."""
 
-    def __init__(self, config, statsd_port, traces=True):
+    def __init__(self, config, statsd_port, traces=True, log="debug"):
         self.tmp = tempfile.mkdtemp(prefix="stdbtel-redis-")
         self.traces = os.path.join(self.tmp, "traces.jsonl") if traces else None
         self.config = os.path.join(self.tmp, "stdbtel.toml")
@@ -491,9 +491,12 @@ class ShimRedis:
         self.env.update({
             "LD_PRELOAD": LIBRARY,
             "STDBTEL_CONFIG": self.config,
-            "STDBTEL_LOG": "debug",          # for the exit line: spans exported and dropped
+            "STDBTEL_LOG": log,              # debug: the exit line says spans exported and dropped
             "STATSD_HOST": "127.0.0.1",
             "STATSD_PORT": str(statsd_port),
+            # Every call sampled; the span queue as large as it goes (each
+            # thread's ring holds min(this, 1024) records and is drained
+            # every 200 ms: hence the benchmark's chunks).
             "OTEL_TRACES_SAMPLER": "always_on",
             "OTEL_BSP_MAX_QUEUE_SIZE": "65536",
             "OTEL_BSP_SCHEDULE_DELAY": "50",
@@ -580,10 +583,10 @@ class ShimRedis:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def run_benchmark(port, test, requests, clients, pipeline):
-    """One redis-benchmark run of one test; fails on a non-zero exit."""
+def run_benchmark(port, tests, requests, clients, pipeline):
+    """One redis-benchmark run (-t tests, comma-separated); fails on a non-zero exit."""
     argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-n", str(requests), "-c", str(clients),
-            "-P", str(pipeline), "-d", str(BENCH_DATA_SIZE), "-t", test, "-q"]
+            "-P", str(pipeline), "-d", str(BENCH_DATA_SIZE), "-t", tests, "-q"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             preexec_fn=peers.die_with_parent)
     try:
@@ -594,18 +597,19 @@ def run_benchmark(port, test, requests, clients, pipeline):
         raise AssertionError(f"{' '.join(argv)} exited with {proc.returncode}:\n{out.decode(errors='replace')}")
 
 
-def bench_totals():
-    """Requests per redis-benchmark test over BENCH_CHUNKS."""
+def bench_totals(chunks):
+    """Requests per redis-benchmark test over the chunks (-t takes a list)."""
     out = collections.Counter()
-    for test, n, _, _ in BENCH_CHUNKS:
-        out[test] += n
+    for tests, n, _, _ in chunks:
+        for test in tests.split(","):
+            out[test] += n
     return out
 
 
-def check_bench_state(client):
+def check_bench_state(client, chunks):
     """What redis-benchmark's requests must have left: the INCR counter, the
     list (pushes minus pops), SET's value length, SADD's and HSET's one member."""
-    n = bench_totals()
+    n = bench_totals(chunks)
     problems = []
     got = client.command("GET", BENCH_COUNTER)
     if got != str(n["incr"]):
@@ -625,21 +629,23 @@ def check_bench_state(client):
         raise AssertionError("\n".join(problems))
 
 
-def run_workload(server, model):
-    """The benchmark chunks, then the scripted client and the checks of
-    the benchmark's state, then the last INFO commandstats (its own call is
-    counted after it replies). Returns those commandstats."""
+def run_workload(server, model, chunks):
+    """The benchmark chunks (with a traces file: each drained before the
+    next), then the scripted client and the checks of the benchmark's
+    state, then INFO stats and the last INFO commandstats (its own call is
+    counted after it replies). Returns (commandstats, INFO stats)."""
     client = Resp(server.port)
     try:
-        for test, requests, clients, pipeline in BENCH_CHUNKS:
-            run_benchmark(server.port, test, requests, clients, pipeline)
+        for tests, requests, clients, pipeline in chunks:
+            run_benchmark(server.port, tests, requests, clients, pipeline)
             if server.traces is not None:
                 server.wait_drained(client)
         run_script(client, model)
         if server.traces is not None:
             server.wait_drained(client)
-        check_bench_state(client)
-        return commandstats(client)
+        check_bench_state(client, chunks)
+        stats = parse_info(client.command("INFO", "stats"))
+        return commandstats(client), stats
     finally:
         client.close()
 
@@ -665,7 +671,7 @@ class PackTest(unittest.TestCase):
         daemon = StatsdDaemon().start()
         try:
             with ShimRedis(PACK, daemon.port) as server:
-                cls.stats = run_workload(server, cls.model)
+                cls.stats, _ = run_workload(server, cls.model, BENCH_CHUNKS)
                 code = server.stop()
                 cls.stderr = server.stderr_text()
                 if code != 0:
@@ -740,7 +746,7 @@ class PackTest(unittest.TestCase):
         got = collections.Counter(s["attrs"].get("db.operation.name") for s in self.named("redis.command"))
         self.assertEqual(got, self.expected_calls())
         self.assertIn("config|get", got, "redis-benchmark's CONFIG GET: a subcommand's fullname")
-        for test in bench_totals():
+        for test in bench_totals(BENCH_CHUNKS):
             self.assertIn(test.split("_")[0], got)
 
     def test_statsd_commands_per_command_tag(self):
@@ -858,11 +864,152 @@ class PackTest(unittest.TestCase):
 # everything
 # ---------------------------------------------------------------------------
 
-class EverythingTest(unittest.TestCase):
-    """Every hookable function of redis-server's .dynsym hooked."""
+# For `everything`: one mixed run of every test, then one without pipelining.
+EVERYTHING_CHUNKS = [
+    ("ping_inline,ping_mbulk,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset", 1000, 8, 4),
+    ("set,incr,lpush", 300, 3, 1),
+]
+GENERATED_SUMMARY = re.compile(r"^stdbtel: (?:\S+: )?(\d+) of (\d+) functions .*can be hooked(?:; refused: (.*))?$")
+METRICS_PREFIX = "redis.fn"
+# A refused function, after the hooks: "# NAME: REASON (detail)".
+REFUSED_LINE = re.compile(r"^# (?:refused: )?([A-Za-z_][A-Za-z0-9_]*): ([^(]+?)(?: \((.*)\))?$")
+# The command table's procs: each runs exactly once per call() of its command.
+PROCS = {"ping": "pingCommand", "set": "setCommand", "get": "getCommand", "incr": "incrCommand",
+         "incrby": "incrbyCommand", "lpush": "lpushCommand", "rpush": "rpushCommand", "lpop": "lpopCommand",
+         "rpop": "rpopCommand", "sadd": "saddCommand", "hset": "hsetCommand", "hget": "hgetCommand",
+         "lrange": "lrangeCommand", "llen": "llenCommand", "exists": "existsCommand", "del": "delCommand",
+         "multi": "multiCommand", "exec": "execCommand", "eval": "evalCommand", "save": "saveCommand",
+         "bgsave": "bgsaveCommand", "info": "infoCommand", "strlen": "strlenCommand", "scard": "scardCommand",
+         "hlen": "hlenCommand"}
 
-    def test_everything(self):
-        raise AssertionError("not written yet: waits for `stdbtel config`")
+
+def generate_everything(binary, dst):
+    """`stdbtel config BINARY --metrics redis.fn` into dst: (accepted,
+    functions, the refused summary, the refused comment lines, symbol ->
+    count metric)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STDBTEL_", "OTEL_", "STATSD_"))}
+    out = subprocess.run([CLI, "config", binary, "--metrics", METRICS_PREFIX], capture_output=True, text=True,
+                         env=env, timeout=TIMEOUT)
+    if out.returncode != 0:
+        raise AssertionError(f"stdbtel config exited with {out.returncode}:\n{out.stderr}")
+    summary = [m for m in map(GENERATED_SUMMARY.match, out.stderr.splitlines()) if m]
+    if len(summary) != 1:
+        raise AssertionError(f"stdbtel config printed no summary line:\n{out.stderr}")
+    accepted, functions = int(summary[0].group(1)), int(summary[0].group(2))
+    with open(dst, "w") as f:
+        f.write(out.stdout)
+    config = tomllib.loads(out.stdout)
+    counts = {h["symbol"]: h["metrics"]["count"] for h in config["hook"]}
+    refused = [m.groups() for m in map(REFUSED_LINE.match, out.stdout.splitlines()) if m]
+    return accepted, functions, summary[0].group(3) or "", refused, counts, config
+
+
+class EverythingTest(unittest.TestCase):
+    """Every function of redis-server's .dynsym that the engine accepts,
+    hooked with a StatsD count each: the server still answers right, and
+    the counts agree with what it reports."""
+
+    @classmethod
+    def setUpClass(cls):
+        require_tools()
+        cls.binary = shutil.which("redis-server")
+        cls.tmp = tempfile.mkdtemp(prefix="stdbtel-redis-everything-")
+        try:
+            config = os.path.join(cls.tmp, "everything.toml")
+            (cls.accepted, cls.functions, cls.refused_summary, cls.refused, cls.metric_of,
+             cls.config) = generate_everything(cls.binary, config)
+            print(f"\nstdbtel config {cls.binary}: {cls.accepted} of {cls.functions} functions hooked; "
+                  f"refused: {cls.refused_summary}", file=sys.stderr)
+            cls.model = Model()
+            daemon = StatsdDaemon().start()
+            try:
+                with ShimRedis(config, daemon.port, traces=False, log="info") as server:
+                    cls.stats, cls.info_stats = run_workload(server, cls.model, EVERYTHING_CHUNKS)
+                    code = server.stop()
+                    cls.stderr = server.stderr_text()
+                    if code != 0:
+                        raise AssertionError(f"redis-server exited with {code}; stderr:\n{cls.stderr}\n"
+                                             f"log:\n{server.log_text()}")
+                    cls.pid = server.proc.pid
+                daemon.wait_flushes(2)
+                cls.counters = daemon.totals("counter")
+            finally:
+                daemon.stop()
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def count(self, symbol):
+        """The StatsD total of one function's calls (0: never called)."""
+        self.assertIn(symbol, self.metric_of, f"{symbol} is hooked")
+        return int(self.counters.get(peers.statsd_key(self.metric_of[symbol]), 0))
+
+    def expected_calls(self):
+        calls = collections.Counter({name: s["calls"] for name, s in self.stats.items()})
+        calls["info"] += 1  # the last INFO, counted after it replied
+        return calls
+
+    def test_generated_config(self):
+        self.assertEqual(len(self.metric_of), self.accepted, "one [[hook]] per accepted function")
+        self.assertEqual(len(self.refused), self.functions - self.accepted, "one # refused: line per refusal")
+        self.assertEqual(self.config["telemetry"]["processes"], [os.path.basename(os.path.realpath(self.binary))])
+        self.assertGreater(self.accepted, self.functions // 2, "most of redis' functions can be hooked")
+        for symbol, metric in self.metric_of.items():
+            self.assertEqual(metric, f"{METRICS_PREFIX}.{symbol}.calls")
+        reasons = collections.Counter(reason for _, reason, _ in self.refused)
+        print(f"refused by reason: {dict(reasons)}", file=sys.stderr)
+        for name, reason, detail in self.refused:
+            print(f"  refused {name}: {reason} ({detail})", file=sys.stderr)
+
+    def test_every_accepted_function_hooked(self):
+        lines = [line for line in self.stderr.splitlines() if line.startswith("stdbtel:")]
+        starts = [m for m in map(START_LINE.match, lines) if m]
+        self.assertEqual([(m.group(1), int(m.group(2))) for m in starts], [(EXE_NAME, self.pid)], self.stderr)
+        resolved, hooks, functions, hooked = map(int, starts[0].groups()[2:])
+        self.assertEqual((resolved, hooks, functions, hooked), (self.accepted,) * 4, starts[0].group(0))
+        others = [line for line in lines if not START_LINE.match(line)]
+        print(f"other stdbtel lines: {others}", file=sys.stderr)
+        self.assertEqual([line for line in others if "not sent" in line], [], "no StatsD datagram lost")
+
+    def test_call_counts_every_command(self):
+        self.assertEqual(self.count("call"), sum(self.expected_calls().values()))
+        called = {sym: self.count(sym) for sym in self.metric_of}
+        called = {sym: n for sym, n in called.items() if n}
+        top = sorted(called.items(), key=lambda kv: -kv[1])[:10]
+        print(f"\n{len(called)} of {len(self.metric_of)} hooked functions were called; "
+              f"{sum(called.values())} calls counted; most called: {top}", file=sys.stderr)
+
+    def test_process_command_counts_every_command_sent(self):
+        """processCommand runs for each command a client sent: the calls,
+        less those run inside EXEC or EVAL, plus those refused or queued."""
+        m = self.model
+        nested = sum(len(q) for q in m.execs) + sum(len(e) for e in m.evals)
+        want = sum(self.expected_calls().values()) - nested + sum(m.not_run.values())
+        self.assertEqual(self.count("processCommand"), want)
+
+    def test_each_command_proc_runs_once_per_call(self):
+        calls = self.expected_calls()
+        checked = 0
+        for name, proc in PROCS.items():
+            if calls[name] == 0 or proc not in self.metric_of:
+                continue
+            with self.subTest(command=name):
+                self.assertEqual(self.count(proc), calls[name], proc)
+            checked += 1
+        self.assertGreaterEqual(checked, 15, "most of the workload's command procs are hooked")
+
+    def test_functions_a_command_surely_runs(self):
+        calls = self.expected_calls()
+        m = self.model
+        self.assertGreaterEqual(self.count("rdbSave"), m.saves, "SAVE writes in the server itself")
+        self.assertEqual(self.count("rdbSaveBackground"), m.bgsaves)
+        self.assertGreaterEqual(self.count("createClient"), int(self.info_stats["total_connections_received"]))
+        self.assertGreaterEqual(self.count("readQueryFromClient"), 1)
+        self.assertGreaterEqual(self.count("lookupCommandLogic"), self.count("processCommand"))
+        self.assertGreaterEqual(self.count("setGenericCommand"), calls["set"])
+        self.assertGreaterEqual(self.count("incrDecrCommand"), calls["incr"] + calls["incrby"])
+        # processCommand's calls in the OOM window, plus at most one from the
+        # eviction timer CONFIG SET maxmemory starts (it stops at EVICT_FAIL).
+        self.assertIn(self.count("performEvictions") - m.oom_window, (0, 1))
 
 
 PARTS = {"pack": PackTest, "everything": EverythingTest}
