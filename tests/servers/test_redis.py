@@ -219,7 +219,9 @@ class Model:
     queues, scripts, saves, and the commands of the OOM window."""
 
     def __init__(self):
-        self.keys = {}
+        self.dbs = collections.defaultdict(dict)  # SELECT's index -> keyspace
+        self.db = 0
+        self.calls_in_db = collections.Counter()  # commands that ran (call()), by the db they started in
         self.multi = None            # the queued commands while in MULTI
         self.execs = []              # per EXEC: the fullnames of its queued commands
         self.evals = []              # per EVAL: the fullnames it runs
@@ -231,6 +233,10 @@ class Model:
         self.maxmemory = 0
         self.oom_window = 0          # commands processed while maxmemory was 1
         self.dbfilename = DBFILENAME
+
+    @property
+    def keys(self):
+        return self.dbs[self.db]
 
     # ---- helpers ----
     def _typed(self, key, kind):
@@ -316,6 +322,10 @@ class Model:
         self.evals.append(["incr"])
         return self.c_incr(keys[0])
 
+    def c_select(self, index):
+        self.db = int(index)
+        return "OK"
+
     def c_save(self):
         self.saves += 1
         return "OK"
@@ -346,6 +356,7 @@ class Model:
         """Runs one command that reached call(): its reply; failures counted."""
         name = self.fullname(args)
         method = getattr(self, "c_" + name.replace("|", "_"))
+        self.calls_in_db[self.db] += 1
         try:
             return method(*args[1:] if "|" not in name else args[2:])
         except ModelError as e:
@@ -371,9 +382,11 @@ class Model:
             self.rejected[name] += 1
             return RespError("OOM command not allowed when used memory > 'maxmemory'.")
         if name == "multi":
+            self.calls_in_db[self.db] += 1
             self.multi = []
             return "OK"
         if name == "exec":
+            self.calls_in_db[self.db] += 1
             queued, self.multi = self.multi, None
             self.execs.append([self.fullname(a) for a in queued])
             return [self._run(a) for a in queued]
@@ -415,6 +428,11 @@ SCRIPT = [
     ["INCR", "script:a"],                       # fails inside EXEC
     ["EXEC"],
     ["EVAL", INCR_SCRIPT, "1", "script:n"],     # redis.call: a call() inside EVAL's
+    ["SELECT", "1"],                            # another database: the spans say which
+    ["SET", "script:a", "in-db-1"],
+    ["GET", "script:a"],
+    ["DEL", "script:a"],
+    ["SELECT", "0"],
     ["CONFIG", "GET", "dbfilename"],
     ["SAVE"],
     ["CONFIG", "SET", "maxmemory", "1"],        # with noeviction: every eviction fails
@@ -506,11 +524,15 @@ class ShimRedis:
             "OTEL_METRICS_EXPORTER": "none",
         })
         self.proc = None
-        for _ in range(3):  # a port taken between choosing and binding: try a fresh one
-            if self._try_start():
-                return
-        raise AssertionError(f"redis-server did not start, three times; stderr:\n{self.stderr_text()}\n"
-                             f"log:\n{self.log_text()}")
+        try:
+            for _ in range(3):  # a port taken between choosing and binding: try a fresh one
+                if self._try_start():
+                    return
+            raise AssertionError(f"redis-server did not start, three times; stderr:\n{self.stderr_text()}\n"
+                                 f"log:\n{self.log_text()}")
+        except BaseException:
+            self.__exit__(None, None, None)  # no `with` holds it yet: stop it here
+            raise
 
     def _try_start(self):
         self.port = free_port()
@@ -744,6 +766,8 @@ class PackTest(unittest.TestCase):
     # ---- spans and StatsD per command ----
     def test_command_spans_equal_commandstats(self):
         got = collections.Counter(s["attrs"].get("db.operation.name") for s in self.named("redis.command"))
+        print(f"\n{len(self.spans)} spans from the server: "
+              f"{dict(collections.Counter(s['name'] for s in self.spans))}; commands: {dict(got)}", file=sys.stderr)
         self.assertEqual(got, self.expected_calls())
         self.assertIn("config|get", got, "redis-benchmark's CONFIG GET: a subcommand's fullname")
         for test in bench_totals(BENCH_CHUNKS):
@@ -771,6 +795,11 @@ class PackTest(unittest.TestCase):
                     self.assertEqual(sum(self.series(metrics["errors"], self.counters).values()), errors)
                 else:
                     self.assertEqual(errors, 0)
+
+    def test_database_index(self):
+        got = collections.Counter(s["attrs"]["db.redis.database_index"] for s in self.named("redis.command"))
+        others = sum(self.expected_calls().values()) - self.model.calls_in_db[1]
+        self.assertEqual(got, {0: others, 1: self.model.calls_in_db[1]})
 
     def test_static_attributes(self):
         for hook in self.pack["hook"]:
@@ -880,7 +909,7 @@ PROCS = {"ping": "pingCommand", "set": "setCommand", "get": "getCommand", "incr"
          "lrange": "lrangeCommand", "llen": "llenCommand", "exists": "existsCommand", "del": "delCommand",
          "multi": "multiCommand", "exec": "execCommand", "eval": "evalCommand", "save": "saveCommand",
          "bgsave": "bgsaveCommand", "info": "infoCommand", "strlen": "strlenCommand", "scard": "scardCommand",
-         "hlen": "hlenCommand"}
+         "hlen": "hlenCommand", "select": "selectCommand"}
 
 
 def generate_everything(binary, dst):
