@@ -243,8 +243,15 @@ static bool on_alt_stack(uint64_t sp, bool *known, stack_t *ss)
 	return ss->ss_size && sp >= (uintptr_t)ss->ss_sp && sp - (uintptr_t)ss->ss_sp <= ss->ss_size;
 }
 
-/* Pops dead frames at entry with caller stack pointer sp. */
-static void reap_at_entry(struct hook_thread *t, uint64_t sp)
+/*
+ * Pops the dead frames at an entry whose caller's stack pointer is sp,
+ * with return address ra (0: unknown). A frame at or below sp was left
+ * (longjmp, an unwinder that stopped) and its stack reused. Except one:
+ * entered at top's own sp with the stub's call-through return address,
+ * this function was jumped to from top's (a tail call), and top is live:
+ * reaped, its slot would be reused and the stub would return into itself.
+ */
+static void reap_at_entry(struct hook_thread *t, uint64_t sp, uint64_t ra)
 {
 	hook_exit_fn ex = __atomic_load_n(&exit_handler, __ATOMIC_RELAXED);
 	bool known = false;
@@ -252,6 +259,8 @@ static void reap_at_entry(struct hook_thread *t, uint64_t sp)
 	while (t->depth > 0) {
 		struct hook_frame *top = &t->frames[t->depth - 1];
 		if (top->call.sp > sp)
+			break;
+		if (top->call.sp == sp && ra == (uintptr_t)stdbtel_hook_stub_return)
 			break;
 		/* On the sigaltstack, frames of the interrupted stack look dead. */
 		if (on_alt_stack(sp, &known, &ss) && !on_alt_stack(top->call.sp, &known, &ss))
@@ -270,7 +279,7 @@ void hook_engine_reap_dead(uint64_t sp)
 	t->guard = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	int saved_errno = errno;
-	reap_at_entry(t, sp);
+	reap_at_entry(t, sp, 0);
 	errno = saved_errno;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	t->guard = 0;
@@ -279,13 +288,14 @@ void hook_engine_reap_dead(uint64_t sp)
 /*
  * The entry of a timed call, shared by the stub (stdbtel_hook_enter) and
  * the C wrappers (hook_engine_call_begin): under the guard, reaps the dead
- * frames below sp, fills the next frame (ra, rbx and trampoline are the
- * stub's; a wrapper passes 0) and publishes it if the enter handler times
- * the call. Returns the frame, or NULL when the call runs untimed.
+ * frames below sp (entry_ra: the return address the call was entered
+ * with), fills the next frame (ra, rbx and trampoline are the stub's; a
+ * wrapper passes 0) and publishes it if the enter handler times the call.
+ * Returns the frame, or NULL when the call runs untimed.
  */
 static inline __attribute__((always_inline)) struct hook_frame *
-push_frame(struct hook_thread *t, uint64_t id, uint64_t sp, const struct hook_regs *regs, uint64_t ra,
-           uint64_t rbx, uint64_t trampoline)
+push_frame(struct hook_thread *t, uint64_t id, uint64_t sp, const struct hook_regs *regs, uint64_t entry_ra,
+           uint64_t ra, uint64_t rbx, uint64_t trampoline)
 {
 	if (t->guard) {
 		t->stats.reentries++;
@@ -296,7 +306,7 @@ push_frame(struct hook_thread *t, uint64_t id, uint64_t sp, const struct hook_re
 	int *errno_loc = thread_errno(t);
 	int saved_errno = *errno_loc;
 	if (t->depth > 0 && t->frames[t->depth - 1].call.sp <= sp)
-		reap_at_entry(t, sp);
+		reap_at_entry(t, sp, entry_ra);
 	hook_enter_fn en = __atomic_load_n(&enter_handler, __ATOMIC_ACQUIRE);
 	struct hook_frame *f = NULL;
 	if (en && frame_available(t)) { /* else untimed (frame_available counts a missing stack) */
@@ -325,7 +335,7 @@ __attribute__((used)) uintptr_t stdbtel_hook_enter(const struct hook_site *site,
 {
 	uint64_t sp = (uintptr_t)regs + REGS_TO_SP;
 	uint64_t ra = *(const uint64_t *)(uintptr_t)(sp - 8);
-	struct hook_frame *f = push_frame(&hook_tls, site->id, sp, regs, ra, regs->rbx, site->trampoline);
+	struct hook_frame *f = push_frame(&hook_tls, site->id, sp, regs, ra, ra, regs->rbx, site->trampoline);
 	if (f)
 		return (uintptr_t)f;
 	/* Untimed: the stub jumps to the address left in the site slot. */
@@ -367,7 +377,9 @@ __attribute__((used)) void stdbtel_hook_exit(struct hook_frame *f, const struct 
  */
 __attribute__((used)) struct hook_call *hook_engine_call_begin(uint64_t id, uint64_t sp, const struct hook_regs *regs)
 {
-	struct hook_frame *f = push_frame(&hook_tls, id, sp, regs, 0, 0, 0);
+	/* sp is the wrapper's caller's: its return address is just below */
+	uint64_t entry_ra = *(const uint64_t *)(uintptr_t)(sp - 8);
+	struct hook_frame *f = push_frame(&hook_tls, id, sp, regs, entry_ra, 0, 0, 0);
 	return f != NULL ? &f->call : NULL;
 }
 
@@ -473,7 +485,7 @@ struct near_page {
 static struct near_page near_pages[MAX_NEAR_PAGES];
 static size_t near_page_count;
 
-#define MAX_INSTALLED 4096
+#define MAX_INSTALLED 16384 /* TARGETS_MAX (targets.h): all one process can resolve */
 static uintptr_t installed_addresses[MAX_INSTALLED];
 static size_t installed_count;
 

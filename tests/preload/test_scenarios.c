@@ -433,6 +433,31 @@ static void c_sleep(const char *build)
 	free(ns);
 }
 
+/*
+ * tail_enter jumps into tail_leaf at its own entry stack pointer: the
+ * leaf's span is its child, and the enter's span lasts until the leaf
+ * returns. Before the engine knew the shape, it took tail_enter's frame
+ * for one left by longjmp and the process spun in the stub.
+ */
+static void c_tailcall(const char *build)
+{
+	const long n = 200;
+	char *ns = text_of(n);
+	size_t direct = 0;
+	for (long i = 0; i < n; i++)
+		direct += i % 4 == 0;
+	struct scenario sc;
+	scenario_run(&sc, build, (const char *[]){ "tailcall", ns, NULL }, HOOK("tail_enter") HOOK("tail_leaf"), 2);
+	const struct expect want[] = {
+		{ "tail_enter", n, n, NULL, 0 },
+		{ "tail_leaf", n + direct, direct, "tail_enter", 0 },
+	};
+	expect_spans(&sc, build, want, 2);
+	expect_children_each(&sc, build, "tail_enter", 1);
+	scenario_free(&sc);
+	free(ns);
+}
+
 #define C_SCENARIO_TESTS(name, body)                                                     \
 	Test(scenarios, name##_O0_pie) { body(c_builds[0]); }                             \
 	Test(scenarios, name##_O0_nopie) { body(c_builds[1]); }                           \
@@ -458,6 +483,7 @@ C_SCENARIO_TESTS(hooked_call_in_a_signal_handler_on_an_alt_stack, c_signal_alt_s
 C_SCENARIO_TESTS(longjmp_out_of_a_hooked_call, c_longjmp)
 C_SCENARIO_TESTS(longjmp_then_thread_exit, c_longjmp_thread)
 C_SCENARIO_TESTS(sleeping_call_lasts_10_ms, c_sleep)
+C_SCENARIO_TESTS(tail_call_into_a_hooked_function, c_tailcall)
 
 /* ---- C++: an exception through hooked functions ---- */
 

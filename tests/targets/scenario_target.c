@@ -23,6 +23,8 @@
  *                  (no jump_after: the last call's frames are found dead
  *                  only when the thread exits)
  *   sleep N        N calls of nap, which sleeps 10 ms in nanosleep
+ *   tailcall N     N calls of tail_enter, which jumps (a tail call) into
+ *                  tail_leaf; tail_leaf also called directly when i % 4 == 0
  *
  * Every line printed depends on every argument and return value of the
  * hooked functions, so a register the shim clobbers changes stdout.
@@ -370,6 +372,42 @@ static void scenario_sleep(long n)
 	printf("sleep %ld: %ld\n", n, acc);
 }
 
+/* ---- tail calls: a hooked function jumping into another hooked one ---- */
+
+HOOKED long tail_leaf(long i)
+{
+	return i * 7 + 3;
+}
+
+/*
+ * tail_enter(i) is tail_leaf(i + 1), reached by a jmp: written in assembly
+ * so that every build, -O0 included, has the tail call. Its first 6 bytes
+ * are what the shim's patch displaces, so the jmp runs from the original
+ * body at the stack pointer tail_enter was entered with.
+ */
+long tail_enter(long i);
+__asm__(".text\n"
+        ".globl tail_enter\n"
+        ".type tail_enter, @function\n"
+        "tail_enter:\n"
+        "\t.cfi_startproc\n"
+        "\taddq $1, %rdi\n"
+        "\txorl %eax, %eax\n"
+        "\tjmp tail_leaf\n"
+        "\t.cfi_endproc\n"
+        ".size tail_enter, .-tail_enter\n");
+
+static void scenario_tailcall(long n)
+{
+	long acc = 0;
+	for (long i = 0; i < n; i++) {
+		acc = acc * 3 + tail_enter(opaque(i));
+		if (i % 4 == 0)
+			acc -= tail_leaf(opaque(i));
+	}
+	printf("tailcall %ld: %ld\n", n, acc);
+}
+
 static long arg_or(int argc, char **argv, int i, long fallback)
 {
 	return argc > i ? strtol(argv[i], NULL, 10) : fallback;
@@ -398,8 +436,10 @@ int main(int argc, char **argv)
 		scenario_longjmp_thread(a);
 	else if (strcmp(s, "sleep") == 0)
 		scenario_sleep(a);
+	else if (strcmp(s, "tailcall") == 0)
+		scenario_tailcall(a);
 	else {
-		fprintf(stderr, "usage: %s args|structs|recurse|threads|signal|signal-alt|longjmp|longjmp-thread|sleep [N [N]]\n",
+		fprintf(stderr, "usage: %s args|structs|recurse|threads|signal|signal-alt|longjmp|longjmp-thread|sleep|tailcall [N [N]]\n",
 		        argv[0]);
 		return 2;
 	}
