@@ -15,6 +15,7 @@
 
 #include "arch.h"
 #include "config.h"
+#include "glob.h"
 #include "interpose_list.h"
 #include "stdbtel_build.h"
 #include "symbol_table.h"
@@ -42,6 +43,14 @@ static const char usage_text[] =
 	"                             " STDBTEL_DEFAULT_CONFIG ")\n"
 	"                             as the shim would read it, environment included;\n"
 	"                             with BINARY, also resolve every hook's symbol in it.\n"
+	"  config BINARY [PATTERN] [--metrics PREFIX] [--exclude GLOB]...\n"
+	"                             Print a config that hooks every function of\n"
+	"                             BINARY matching PATTERN (default: all of them)\n"
+	"                             that the hook engine accepts, one [[hook]] each;\n"
+	"                             the refused ones are listed as comments with the\n"
+	"                             reason, and a summary goes to stderr. --metrics\n"
+	"                             gives each hook a StatsD counter PREFIX.NAME.calls;\n"
+	"                             --exclude leaves out the names a glob matches.\n"
 	"  help                       Show this text.\n"
 	"  version                    Show the version.\n"
 	"\n"
@@ -49,6 +58,7 @@ static const char usage_text[] =
 	"  stdbtel symbols ./spacetimedb-standalone 'InstanceEnv::*'\n"
 	"  stdbtel symbols /usr/bin/redis-server processCommand\n"
 	"  stdbtel check my.toml ./spacetimedb-standalone\n"
+	"  stdbtel config /usr/bin/redis-server '*' --metrics redis.fn > everything.toml\n"
 	"\n"
 	"Environment read by check and the shim: STDBTEL_CONFIG, STDBTEL_LOG,\n"
 	"SPACETIMEDB_TELEMETRY_ENABLED, OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_*, STATSD_HOST,\n"
@@ -95,14 +105,24 @@ static enum arch_refusal judge_hookable(const struct elf_file *elf, uint64_t val
 	return arch_plan_patch(code, size, value, value, &plan, why, whylen);
 }
 
+/* The shim never hooks the entry point, whatever its bytes (targets.h). */
+static bool is_entry_point(const struct elf_file *elf, uint64_t value)
+{
+	return elf->entry != 0 && value == elf->entry;
+}
+
 static void print_symbol_row(const struct symbol_entry *e, void *ctx)
 {
 	const struct symbol_table *table = ctx;
 	char why[256] = "";
+	bool entry = is_entry_point(&table->elf, e->value);
 	enum arch_refusal hook = judge_hookable(&table->elf, e->value, e->size, why, sizeof why);
 	printf("%#018llx %8llu  %-6s  %-17s  %s  %s", (unsigned long long)e->value, (unsigned long long)e->size,
-	       binding_name(e->bind), hook == ARCH_HOOKABLE ? "yes" : arch_refusal_name(hook), e->key, e->mangled);
-	if (hook != ARCH_HOOKABLE)
+	       binding_name(e->bind), entry ? "entry point" : hook == ARCH_HOOKABLE ? "yes" : arch_refusal_name(hook),
+	       e->key, e->mangled);
+	if (entry)
+		printf("  (%s)", TARGETS_ENTRY_POINT_WHY);
+	else if (hook != ARCH_HOOKABLE)
 		printf("  (%s)", why);
 	printf("\n");
 }
@@ -173,7 +193,10 @@ static size_t check_binary(const struct stdbtel_config *cfg, const char *binary)
 		char why[256] = "", plain[128];
 		snprintf(plain, sizeof plain, "%.*s", (int)strcspn(t->key, "@"), t->key);
 		const char *how;
-		if (hook->via == HOOK_VIA_INTERPOSE || (hook->via == HOOK_VIA_AUTO && !object.is_main && interpose_has(plain))) {
+		if (t->entry_point) {
+			how = "NOT HOOKABLE";
+			snprintf(why, sizeof why, "%s", TARGETS_ENTRY_POINT_WHY);
+		} else if (hook->via == HOOK_VIA_INTERPOSE || (hook->via == HOOK_VIA_AUTO && !object.is_main && interpose_has(plain))) {
 			how = interpose_has(plain) ? "interposed" : "NOT HOOKABLE";
 			if (!interpose_has(plain))
 				snprintf(why, sizeof why, "via = \"interpose\", but the shim wraps only %s", interpose_names());
@@ -233,6 +256,241 @@ static int cmd_check(int argc, char **argv)
 	return problems ? 1 : 0;
 }
 
+/* One function `config` looked at, in the order the table gave it. */
+struct config_candidate {
+	const struct symbol_entry *entry;
+	enum arch_refusal refusal;
+	bool ambiguous; /* hookable, but its name is another function's too */
+	bool entry_point;
+	char why[160];
+};
+
+struct config_scan {
+	const struct symbol_table *table;
+	char **excludes;
+	size_t nexcludes;
+	struct config_candidate *items;
+	size_t count, cap;
+	size_t excluded;
+	bool out_of_memory;
+};
+
+static void collect_candidate(const struct symbol_entry *e, void *ctx)
+{
+	struct config_scan *scan = ctx;
+	for (size_t i = 0; i < scan->nexcludes; i++)
+		if (glob_match(scan->excludes[i], e->key) || glob_match(scan->excludes[i], e->mangled)) {
+			scan->excluded++;
+			return;
+		}
+	if (scan->count == scan->cap) {
+		size_t cap = scan->cap ? scan->cap * 2 : 1024;
+		struct config_candidate *items = realloc(scan->items, cap * sizeof *items);
+		if (items == NULL) {
+			scan->out_of_memory = true;
+			return;
+		}
+		scan->items = items;
+		scan->cap = cap;
+	}
+	struct config_candidate *c = &scan->items[scan->count++];
+	c->entry = e;
+	c->ambiguous = false;
+	c->entry_point = is_entry_point(&scan->table->elf, e->value);
+	c->why[0] = '\0';
+	c->refusal = judge_hookable(&scan->table->elf, e->value, e->size, c->why, sizeof c->why);
+}
+
+static int compare_candidate_keys(const void *a, const void *b)
+{
+	const struct config_candidate *const *x = a, *const *y = b;
+	return strcmp((*x)->entry->key, (*y)->entry->key);
+}
+
+/* Writes s as the body of a TOML basic string. */
+static void put_toml_string(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+}
+
+/*
+ * The symbol a generated hook names its function by. The match key reads
+ * best, but a key with glob characters (C++ operator[], a Rust <impl [T]>)
+ * would be taken as a glob, and a key several functions share (generic
+ * instances, same-named statics) names them all: there the mangled name
+ * picks the one function, when it is unique.
+ */
+static const char *hook_symbol_for(const struct config_candidate *c, bool key_shared)
+{
+	const char *key = c->entry->key;
+	if (!key_shared && strpbrk(key, "*?[") == NULL)
+		return key;
+	return c->entry->mangled;
+}
+
+static int cmd_config(int argc, char **argv)
+{
+	const char *binary = NULL, *pattern = NULL, *metrics = NULL;
+	struct config_scan scan = { 0 };
+	char *excludes[64];
+	scan.excludes = excludes;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--metrics") == 0 || strcmp(argv[i], "--exclude") == 0) {
+			if (i + 1 == argc)
+				return usage_error("%s needs a value", argv[i]);
+			if (argv[i][2] == 'm') {
+				metrics = argv[++i];
+			} else {
+				if (scan.nexcludes == sizeof excludes / sizeof excludes[0])
+					return usage_error("%s", "at most 64 --exclude globs");
+				excludes[scan.nexcludes++] = argv[++i];
+			}
+		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
+			return usage_error("unknown option '%s'", argv[i]);
+		} else if (binary == NULL) {
+			binary = argv[i];
+		} else if (pattern == NULL) {
+			pattern = argv[i];
+		} else {
+			return usage_error("%s", "config takes BINARY [PATTERN] [--metrics PREFIX] [--exclude GLOB]...");
+		}
+	}
+	if (binary == NULL)
+		return usage_error("%s", "config takes BINARY [PATTERN] [--metrics PREFIX] [--exclude GLOB]...");
+	if (pattern == NULL)
+		pattern = "*";
+
+	struct symbol_table table;
+	char err[256];
+	if (symbol_table_open(&table, binary, err, sizeof err) != ELF_OK) {
+		fprintf(stderr, "stdbtel: %s: %s\n", binary, err);
+		return 2;
+	}
+	scan.table = &table;
+	symbol_table_match(&table, pattern, MATCH_SEARCH, collect_candidate, &scan);
+	struct config_candidate **by_key = scan.out_of_memory ? NULL : malloc((scan.count + 1) * sizeof *by_key);
+	if (by_key == NULL) {
+		fprintf(stderr, "stdbtel: out of memory\n");
+		free(scan.items);
+		symbol_table_close(&table);
+		return 2;
+	}
+	for (size_t i = 0; i < scan.count; i++)
+		by_key[i] = &scan.items[i];
+	qsort(by_key, scan.count, sizeof *by_key, compare_candidate_keys);
+	/* shared[i]: scan.items[i]'s key is also another candidate's */
+	bool *shared = calloc(scan.count + 1, sizeof *shared);
+	if (shared == NULL) {
+		fprintf(stderr, "stdbtel: out of memory\n");
+		free(by_key);
+		free(scan.items);
+		symbol_table_close(&table);
+		return 2;
+	}
+	for (size_t i = 1; i < scan.count; i++)
+		if (strcmp(by_key[i - 1]->entry->key, by_key[i]->entry->key) == 0)
+			shared[by_key[i - 1] - scan.items] = shared[by_key[i] - scan.items] = true;
+	free(by_key);
+
+	/* A hook per accepted function; a mangled name shared too (two
+	 * same-named statics) cannot name one function, so it is left out. */
+	size_t accepted = 0, ambiguous = 0, entry_points = 0, refused_by[ARCH_OUT_OF_RANGE + 1] = { 0 };
+	for (size_t i = 0; i < scan.count; i++) {
+		struct config_candidate *c = &scan.items[i];
+		if (c->entry_point) {
+			entry_points++;
+			continue;
+		}
+		if (c->refusal != ARCH_HOOKABLE) {
+			refused_by[c->refusal]++;
+			continue;
+		}
+		if (shared[i] && strcmp(c->entry->key, c->entry->mangled) == 0) {
+			ambiguous++;
+			c->ambiguous = true;
+			continue;
+		}
+		accepted++;
+	}
+
+	const char *slash = strrchr(binary, '/');
+	char *real = realpath(binary, NULL);
+	const char *process = real ? strrchr(real, '/') + 1 : slash ? slash + 1 : binary;
+	printf("# stdbtel config: every function of %s matching \"%s\" that the hook engine accepts.\n", binary,
+	       pattern);
+	printf("# Written by `stdbtel config`: %zu hooks; %zu functions refused, listed at the end.\n", accepted,
+	       scan.count - accepted);
+	printf("# Name an exporter before use: statsd_endpoint, otlp_endpoint or traces_file here, or\n"
+	       "# STATSD_HOST/STATSD_PORT, OTEL_EXPORTER_OTLP_ENDPOINT in the environment.\n");
+	printf("[telemetry]\nenabled = true\nservice_name = \"");
+	put_toml_string(process);
+	printf("\"\nprocesses = [\"");
+	put_toml_string(process); /* the executable's basename, as the kernel names it (symlinks resolved) */
+	printf("\"]\n");
+	for (size_t i = 0; i < scan.count; i++) {
+		const struct config_candidate *c = &scan.items[i];
+		if (c->refusal != ARCH_HOOKABLE || c->ambiguous || c->entry_point)
+			continue;
+		printf("\n[[hook]]\nsymbol = \"");
+		put_toml_string(hook_symbol_for(c, shared[i]));
+		printf("\"\n");
+		if (metrics != NULL) {
+			printf("[hook.metrics]\ncount = \"");
+			put_toml_string(metrics);
+			putchar('.');
+			put_toml_string(c->entry->key);
+			printf(".calls\"\n");
+		}
+	}
+	if (accepted < scan.count)
+		printf("\n# Refused:\n");
+	for (size_t i = 0; i < scan.count; i++) {
+		const struct config_candidate *c = &scan.items[i];
+		if (c->refusal == ARCH_HOOKABLE && !c->ambiguous && !c->entry_point)
+			continue;
+		printf("# %s: ", c->entry->key);
+		if (c->entry_point)
+			printf("entry point (%s)\n", TARGETS_ENTRY_POINT_WHY);
+		else if (c->ambiguous)
+			printf("another function has the same name; a hook could not tell them apart\n");
+		else
+			printf("%s (%s)\n", arch_refusal_name(c->refusal), c->why);
+	}
+
+	fprintf(stderr, "stdbtel: %s: %zu of %zu functions matching \"%s\" can be hooked", binary, accepted,
+	        scan.count, pattern);
+	const char *sep = "; refused:";
+	for (int r = ARCH_TOO_SHORT; r <= ARCH_OUT_OF_RANGE; r++)
+		if (refused_by[r]) {
+			fprintf(stderr, "%s %zu %s", sep, refused_by[r], arch_refusal_name((enum arch_refusal)r));
+			sep = ",";
+		}
+	if (entry_points) {
+		fprintf(stderr, "%s %zu entry point", sep, entry_points);
+		sep = ",";
+	}
+	if (ambiguous)
+		fprintf(stderr, "%s %zu sharing a name", sep, ambiguous);
+	if (scan.excluded)
+		fprintf(stderr, " (%zu excluded by --exclude)", scan.excluded);
+	fprintf(stderr, "\n");
+	if (!table.elf.has_symtab)
+		fprintf(stderr, "stdbtel: %s has no .symtab (stripped): only its exported functions were seen\n", binary);
+	free(real);
+	free(shared);
+	free(scan.items);
+	symbol_table_close(&table);
+	return accepted ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -250,5 +508,7 @@ int main(int argc, char **argv)
 		return cmd_symbols(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "config") == 0)
+		return cmd_config(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", cmd);
 }

@@ -165,7 +165,10 @@ static int hook_targets(const struct target *items, size_t n, size_t first_id,
 		const struct hook_config *h = &shim.config.hooks[t->hook_index];
 		char name[128], why[HOOK_WHY_LEN];
 		req_of[i] = SIZE_MAX;
-		if (!wants_interposition(t, objects[t->object_index].is_main, name, sizeof name)) {
+		if (t->entry_point) {
+			log_write(h->optional ? LOG_DEBUG : LOG_WARN, "cannot hook %s at 0x%lx: %s", t->key,
+			          (unsigned long)t->address, TARGETS_ENTRY_POINT_WHY);
+		} else if (!wants_interposition(t, objects[t->object_index].is_main, name, sizeof name)) {
 			req_of[i] = nreqs;
 			reqs[nreqs++] = (struct hook_request){ .address = t->address, .size = t->size, .id = first_id + i };
 		} else if (interpose_arm(name, first_id + i, why, sizeof why) == 0) {

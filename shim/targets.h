@@ -41,7 +41,16 @@ struct target {
 	uint64_t size;        /* st_size (0 if unknown) */
 	char *key;            /* match key, e.g. "crate::Type::method" */
 	char *mangled;        /* the linker's name */
+	bool entry_point;     /* the object's ELF entry point: never hooked (TARGETS_ENTRY_POINT_WHY) */
 };
+
+/*
+ * Why the entry point (_start) is refused, whatever its bytes: the kernel
+ * and ld.so jump there with argc on top of the stack, after the shim's
+ * constructor has run; through a hook it would be called, and read the
+ * stub's return address as argc.
+ */
+#define TARGETS_ENTRY_POINT_WHY "the entry point: jumped to with argc on the stack, never called"
 
 /* The most functions one process hooks, at start-up and through dlopen together. */
 #define TARGETS_MAX 16384

@@ -530,6 +530,7 @@ static enum elf_status read_symbols(struct elf_file *ef, const uint8_t *data, si
 	ef->size = size;
 	ef->e_type = eh.e_type;
 	ef->e_machine = eh.e_machine;
+	ef->entry = eh.e_entry;
 	ef->has_symtab = have_symtab;
 	ef->shoff = r.shoff;
 	ef->shnum = r.shnum;

@@ -53,6 +53,7 @@ struct elf_file {
 	bool mapped;         /* data came from mmap (elf_open), not the caller */
 	uint16_t e_type;     /* ET_EXEC or ET_DYN */
 	uint16_t e_machine;  /* EM_X86_64, EM_AARCH64, ... */
+	uint64_t entry;      /* e_entry, link-time: where execution starts (0: none) */
 	bool has_symtab;     /* false: stripped, symbols are .dynsym only */
 	uint64_t shoff, shnum;      /* section header table, range-checked at open */
 	struct elf_symbol *symbols; /* defined symbols (shndx != SHN_UNDEF) with a

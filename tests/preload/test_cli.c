@@ -194,3 +194,64 @@ Test(cli, help_and_usage_errors)
 	cr_assert_eq(count_lines_containing(r.out, "stdbtel "), 1);
 	run_result_free(&r);
 }
+
+static struct run_result cli_argv(char *const args[])
+{
+	char *argv[16] = { (char *)test_env_path("STDBTEL_CLI") };
+	size_t n = 1;
+	for (; args[n - 1] != NULL && n < 15; n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+	char *env[] = { "-STDBTEL_CONFIG", "-SPACETIMEDB_TELEMETRY_ENABLED", "-LD_PRELOAD", NULL };
+	struct run_result r;
+	cr_assert_eq(run_program(argv, env, &r), 0);
+	return r;
+}
+
+/*
+ * `stdbtel config` writes one hook per function `symbols` calls hookable
+ * (counted here from its listing), refuses the entry point, and what it
+ * writes is a config `check` accepts, every hook resolved and patched.
+ */
+Test(cli, config_hooks_every_hookable_function_and_checks_clean)
+{
+	const char *target = test_env_path("STDBTEL_TARGET_C_PIE");
+	struct run_result list = cli("symbols", target, NULL);
+	cr_assert_eq(list.status, 0);
+	size_t hookable = count_lines_containing(list.out, "  yes  ");
+	cr_assert_gt(hookable, 3, "symbols lists the target's functions:\n%s", list.out);
+	cr_assert_eq(count_lines_containing(list.out, "  entry point        _start  _start"), 1, "_start is refused:\n%s", list.out);
+
+	struct run_result gen = cli_argv((char *const[]){ "config", (char *)target, "--metrics", "t.fn", NULL });
+	cr_assert_eq(gen.status, 0, "stderr: %s", gen.err);
+	cr_assert_eq(count_lines_containing(gen.out, "[[hook]]"), hookable, "one hook per hookable function:\n%s",
+	             gen.out);
+	cr_assert_eq(count_lines_containing(gen.out, "count = \"t.fn.db_insert.calls\""), 1, "stdout:\n%s", gen.out);
+	cr_assert_eq(count_lines_containing(gen.out, "# _start: entry point"), 1, "stdout:\n%s", gen.out);
+	char summary[96];
+	snprintf(summary, sizeof summary, ": %zu of ", hookable);
+	cr_assert_eq(count_lines_containing(gen.err, summary), 1, "the summary counts them: %s", gen.err);
+
+	char path[] = "/tmp/stdbtel-cli-config-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, gen.out, strlen(gen.out)), (ssize_t)strlen(gen.out));
+	close(fd);
+	struct run_result check = cli("check", path, target);
+	unlink(path);
+	cr_assert_eq(check.status, 0, "check of the generated config: %s\n%s", check.out, check.err);
+	snprintf(summary, sizeof summary, ": %zu of %zu hooks resolved", hookable, hookable);
+	cr_assert_eq(count_lines_containing(check.out, summary), 1, "stdout:\n%s", check.out);
+	cr_assert_eq(count_lines_containing(check.out, " patched "), hookable, "stdout:\n%s", check.out);
+	run_result_free(&list);
+	run_result_free(&gen);
+	run_result_free(&check);
+}
+
+Test(cli, config_without_a_binary_is_a_usage_error)
+{
+	struct run_result r = cli("config", NULL, NULL);
+	cr_assert_eq(r.status, 2);
+	cr_assert_eq(count_lines_containing(r.err, "config takes BINARY"), 1, "stderr: %s", r.err);
+	run_result_free(&r);
+}
