@@ -44,6 +44,7 @@ void capture_attribute_of(const struct hook_capture *cap, const struct span_reco
 		as_text(out, "0x%" PRIx64, raw);
 		return;
 	case CAPTURE_CSTRING:
+	case CAPTURE_CHARS:
 	case CAPTURE_STR: { /* offset << 32 | length into rec->text */
 		size_t off = (size_t)(raw >> 32), len = (size_t)(uint32_t)raw;
 		size_t used = rec->text_used < SPAN_TEXT_BYTES ? rec->text_used : SPAN_TEXT_BYTES;

@@ -118,7 +118,8 @@ static bool value_text(const struct hook_capture *cap, const struct hotpath_seri
 	}
 	switch (cap->type) {
 	case CAPTURE_STR:
-	case CAPTURE_CSTRING: {
+	case CAPTURE_CSTRING:
+	case CAPTURE_CHARS: {
 		size_t off = (size_t)(v >> 32), len = (uint32_t)v;
 		if (off > key->text_used || len > (size_t)key->text_used - off)
 			len = 0;

@@ -138,7 +138,7 @@ static const struct name_value capture_type_names[] = {
 	{ "i64", CAPTURE_I64 },   { "u8", CAPTURE_U8 },     { "u16", CAPTURE_U16 },
 	{ "u32", CAPTURE_U32 },   { "u64", CAPTURE_U64 },   { "bool", CAPTURE_BOOL },
 	{ "pointer", CAPTURE_POINTER }, { "cstring", CAPTURE_CSTRING },
-	{ "str", CAPTURE_STR },   { NULL, 0 },
+	{ "str", CAPTURE_STR },   { "chars", CAPTURE_CHARS }, { NULL, 0 },
 };
 
 static const struct name_value error_when_names[] = {

@@ -62,6 +62,8 @@ enum capture_type {
 	CAPTURE_POINTER, /* printed as 0x... */
 	CAPTURE_CSTRING, /* NUL-terminated char*, up to max_len bytes */
 	CAPTURE_STR,     /* Rust &str / &[u8]: pointer in this argument, length in the next */
+	CAPTURE_CHARS,   /* a char array in place (C's char name[64]): read at the last deref address
+	                    itself, up to a NUL or max_len bytes */
 };
 
 /* When a call counts as an error, judged on the integer return value. */

@@ -95,7 +95,7 @@ bool hot_capture_finish(const struct hot_capture *c, uint64_t base, uint64_t nex
                         uint32_t text_cap, uint64_t *value, bool *truncated)
 {
 	uint64_t v = base;
-	bool string = c->type == CAPTURE_STR || c->type == CAPTURE_CSTRING;
+	bool string = c->type == CAPTURE_STR || c->type == CAPTURE_CSTRING || c->type == CAPTURE_CHARS;
 	uint64_t len = next;
 	*value = 0;
 	for (unsigned i = 0; i < c->nderef; i++) {
@@ -104,6 +104,8 @@ bool hot_capture_finish(const struct hot_capture *c, uint64_t base, uint64_t nex
 		if (!last) {
 			if (!safe_read_uint(at, 8, &v))
 				return false;
+		} else if (c->type == CAPTURE_CHARS) {
+			v = at; /* the characters are here, not behind a pointer */
 		} else if (c->type == CAPTURE_STR) {
 			if (!safe_read_uint(at, 8, &v) || !safe_read_uint(at + 8, 8, &len))
 				return false;
@@ -118,7 +120,8 @@ bool hot_capture_finish(const struct hot_capture *c, uint64_t base, uint64_t nex
 
 	uint32_t used = *text_used <= text_cap ? *text_used : text_cap;
 	uint64_t room = text_cap - used;
-	if (c->type == CAPTURE_CSTRING)
+	bool until_nul = c->type == CAPTURE_CSTRING || c->type == CAPTURE_CHARS;
+	if (until_nul)
 		len = c->max_len; /* up to the NUL, found below */
 	uint64_t want = len < c->max_len ? len : c->max_len;
 	if (want > room)
@@ -126,7 +129,7 @@ bool hot_capture_finish(const struct hot_capture *c, uint64_t base, uint64_t nex
 	size_t got = want ? safe_read(text + used, v, (size_t)want) : 0;
 	if (want > 0 && got == 0)
 		return false;
-	if (c->type == CAPTURE_CSTRING) {
+	if (until_nul) {
 		size_t n = 0;
 		while (n < got && text[used + n] != '\0')
 			n++;

@@ -21,7 +21,9 @@
  * "str", the first argument register holds the pointer and the next one
  * the length; with deref, the (pointer, length) pair is read from memory
  * at the last address (pointer at +0, length at +8, the layout of a
- * &str / &[u8] stored in memory). For "cstring", the value is a char *.
+ * &str / &[u8] stored in memory). For "cstring", the value is a char *;
+ * for "chars", the characters are at the last address itself (an array
+ * inside a struct), with no load there.
  * Strings are copied into a caller text area, at most max_len bytes.
  *
  * A read that fails (bad pointer) yields value 0 and returns false; the

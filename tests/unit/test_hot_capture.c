@@ -121,6 +121,35 @@ Test(hot_capture, cstring_stops_at_nul_and_at_the_text_area)
 	cr_assert_not(cut);
 }
 
+/* A char array inside a struct, as PostgreSQL's NameData in pg_class: read in place, not through a pointer. */
+Test(hot_capture, chars_are_read_in_place_at_the_last_address)
+{
+	struct form { unsigned oid; char name[64]; } row = { 16384, "pgbench_history" };
+	struct rel { long pad[7]; struct form *rd_rel; } rel = { .rd_rel = &row };
+	struct hook_regs regs = { .rdi = (uint64_t)(uintptr_t)&rel };
+	int64_t path[] = { 56, 4 }; /* rel->rd_rel, then &rd_rel->name */
+	struct hot_capture c = compiled(1, false, CAPTURE_CHARS, path, 2, 64);
+	char text[SPAN_TEXT_BYTES];
+	uint32_t used = 0;
+	uint64_t v;
+	bool cut = false;
+	cr_assert(read_capture(&c, &regs, NULL, 0, text, &used, &v, &cut));
+	cr_assert_eq((uint32_t)v, strlen("pgbench_history"));
+	cr_assert_eq(memcmp(text + (v >> 32), "pgbench_history", (uint32_t)v), 0);
+	cr_assert_not(cut);
+	/* the same path as a cstring would load a pointer from the name's bytes */
+	struct hot_capture p = compiled(1, false, CAPTURE_CSTRING, path, 2, 64);
+	used = 0;
+	cr_assert_not(read_capture(&p, &regs, NULL, 0, text, &used, &v, &cut), "the name's bytes are no pointer");
+	/* without deref, the register holds the array's address: like cstring */
+	struct hook_regs direct = { .rdi = (uint64_t)(uintptr_t)row.name };
+	struct hot_capture d = compiled(1, false, CAPTURE_CHARS, NULL, 0, 8);
+	used = 0;
+	cr_assert(read_capture(&d, &direct, NULL, 0, text, &used, &v, &cut));
+	cr_assert_eq((uint32_t)v, 8);
+	cr_assert(cut, "cut at max_len");
+}
+
 Test(hot_capture, bad_pointers_give_false_never_a_fault)
 {
 	long page = sysconf(_SC_PAGESIZE);
