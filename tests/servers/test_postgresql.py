@@ -615,7 +615,162 @@ class PackTest(unittest.TestCase):
                 self.assertEqual(len(self.named(hook["span"])), total, hook["span"])
 
 
-PARTS = {"pack": PackTest}
+def dynsym_functions(binary):
+    """The names of the functions a binary defines in .dynsym, by readelf."""
+    out = subprocess.run(["readelf", "-W", "--dyn-syms", binary], capture_output=True, text=True, timeout=TIMEOUT)
+    if out.returncode != 0:
+        raise AssertionError(f"readelf failed (Debian package binutils):\n{out.stderr}")
+    names = set()
+    for line in out.stdout.splitlines():
+        f = line.split()
+        if len(f) >= 8 and f[3] == "FUNC" and f[6] != "UND":
+            names.add(f[7].split("@")[0])
+    return names
+
+
+def generated_config(binary, prefix):
+    """`stdbtel config BINARY --metrics PREFIX`: (its text, the hooked names, name -> refusal reason, its summary)."""
+    out = subprocess.run([CLI, "config", binary, "--metrics", prefix], capture_output=True, text=True,
+                         timeout=TIMEOUT)
+    if out.returncode != 0:
+        raise AssertionError(f"stdbtel config failed ({out.returncode}):\n{out.stderr}")
+    hooks = [h["symbol"] for h in tomllib.loads(out.stdout).get("hook", [])]
+    refused = {}
+    for line in out.stdout.splitlines():
+        m = re.match(r"^# (\S+): (.+)$", line)
+        if m and not line.startswith("# stdbtel config:"):
+            refused[m.group(1)] = m.group(2)
+    summary = [line for line in out.stderr.splitlines() if line.startswith("stdbtel:") and "can be hooked" in line]
+    return out.stdout, hooks, refused, summary
+
+
+def wait_gone(pids):
+    """Waits until none of these processes (the server's children) exists any more."""
+    deadline = time.monotonic() + TIMEOUT
+    for pid in pids:
+        while os.path.exists(f"/proc/{pid}"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"backend {pid} still runs")
+            time.sleep(0.02)
+
+
+class EverythingTest(unittest.TestCase):
+    """Every function of postgres's .dynsym that the engine accepts, hooked
+    (counted per function in StatsD): pgbench's initialisation and a run,
+    then the data, the shutdown and the counts."""
+
+    PREFIX = "pgall"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.psql_sent = []
+        daemon = StatsdDaemon().start()
+        cluster = Cluster()
+        try:
+            cls.functions = dynsym_functions(cluster.postgres)
+            text, cls.hooks, cls.refused, cls.summary = generated_config(cluster.postgres, cls.PREFIX)
+            reasons = collections.Counter(re.sub(r" \(.*", "", r) for r in cls.refused.values())
+            print(f"stdbtel config: {len(cls.hooks)} functions accepted, {len(cls.refused)} refused "
+                  f"({', '.join(f'{n} {r}' for r, n in reasons.most_common())}) of {len(cls.functions)} "
+                  "in .dynsym", file=sys.stderr)
+            for name, reason in sorted(cls.refused.items()):
+                print(f"  refused {name}: {reason}", file=sys.stderr)
+            config = os.path.join(cluster.tmp, "everything.toml")
+            with open(config, "w") as f:
+                f.write(text)
+            if cluster.user is not None:
+                os.chown(config, *cluster.user)
+            cluster.initdb()
+            cluster.start(shim_env(config, daemon.port))
+            cls.postmaster_pid = cluster.proc.pid
+            cls.script = script_statements(subprocess.run([cluster.pgbench_bin, f"--show-script={SCRIPT}"],
+                                                          capture_output=True, text=True, check=True).stderr)
+            # The initialisation (DDL, COPY, VACUUM, index builds) runs hooked
+            # too, but its counts are set aside: its backend must have exited
+            # (and sent its last counts) before the totals are read.
+            cluster.pgbench("-i", "-q")
+            wait_gone(pid for pid, app in cls.backends_of(cluster.log()).items() if app == "pgbench")
+            daemon.wait_flushes(2)
+            cls.before = daemon.totals("counter")
+            cls.report = cluster.pgbench("-n", "-b", SCRIPT, "-c", str(CLIENTS), "-t", str(TRANSACTIONS))
+            cls.sums = cls.send(cluster, "SELECT (SELECT sum(abalance) FROM pgbench_accounts), "
+                                "(SELECT sum(delta) FROM pgbench_history), (SELECT sum(bbalance) FROM pgbench_branches), "
+                                "(SELECT sum(tbalance) FROM pgbench_tellers), (SELECT count(*) FROM pgbench_history)")
+            cls.exit_code = cluster.stop()
+            cls.log = cluster.log()
+            daemon.wait_flushes(2)
+            cls.after = daemon.totals("counter")
+        finally:
+            cluster.close()
+            daemon.stop()
+
+    @staticmethod
+    def backends_of(log):
+        return {int(m.group(1)): m.group(2) for m in map(CONNECTION.match, log.splitlines()) if m}
+
+    @classmethod
+    def send(cls, cluster, *statements):
+        cls.psql_sent.append(list(statements))
+        return cluster.psql(*statements)
+
+    def calls(self, function):
+        key = f"{self.PREFIX}.{function}.calls"
+        return self.after[key] - self.before[key]
+
+    def processed(self):
+        n = report_number(self.report, "number of transactions actually processed")
+        self.assertEqual(n, CLIENTS * TRANSACTIONS, self.report)
+        self.assertEqual(report_number(self.report, "number of failed transactions"), 0, self.report)
+        return n
+
+    def test_config_covers_dynsym(self):
+        """Each function of .dynsym is either hooked or refused with a reason, once."""
+        self.assertEqual(len(self.hooks), len(set(self.hooks)))
+        self.assertEqual(set(self.hooks) | set(self.refused), self.functions)
+        self.assertEqual(set(self.hooks) & set(self.refused), set())
+        self.assertEqual(len(self.summary), 1, self.summary)
+        self.assertIn(f"{len(self.hooks)} of {len(self.functions)}", self.summary[0])
+
+    def test_every_accepted_function_hooked(self):
+        starts = [m for m in map(START_LINE.match, self.log.splitlines()) if m]
+        n = len(self.hooks)
+        self.assertEqual([tuple(int(g) for g in m.groups()) for m in starts],
+                         [(self.postmaster_pid, n, n, n, n)],
+                         "\n".join(line for line in self.log.splitlines() if line.startswith("stdbtel:"))[:4000])
+
+    def test_pgbench_ran_without_errors(self):
+        self.processed()
+
+    def test_balances_consistent(self):
+        accounts, history, branches, tellers, rows = (int(x) for x in self.sums.strip().split("|"))
+        self.assertEqual(rows, self.processed())
+        self.assertEqual((accounts, branches, tellers), (history, history, history))
+
+    def test_clean_shutdown(self):
+        self.assertEqual(self.exit_code, 0, self.log[-4000:])
+        self.assertIn("database system is shut down", self.log)
+        self.assertNotIn("terminated by signal", self.log)
+
+    def test_counts_follow_the_packs_rules(self):
+        n = self.processed()
+        psql = [s for session in self.psql_sent for s in session]
+        statements = n * len(self.script) + PGBENCH_OWN_STATEMENTS + len(psql)
+        self.assertEqual(self.calls("PortalRun"), statements)
+        self.assertEqual(self.calls("pg_parse_query"), statements)
+        selects = sum(1 for s in self.script if operation_of(s)) * n + PGBENCH_OWN_STATEMENTS + \
+            sum(1 for s in psql if operation_of(s))
+        self.assertEqual(self.calls("standard_ExecutorRun"), selects)
+        self.assertEqual(self.calls("ExecutorRun"), selects)
+        inserts = sum(1 for s in self.script if operation_of(s) == CMD_TYPE["INSERT"]) * n
+        self.assertGreaterEqual(self.calls("heap_insert"), inserts)
+        updates = sum(1 for s in self.script if operation_of(s) == CMD_TYPE["UPDATE"]) * n
+        self.assertGreaterEqual(self.calls("heap_update"), updates)
+        self.assertEqual(self.calls("XactLogCommitRecord"), n)  # the test's own statements only read
+        self.assertGreaterEqual(self.calls("XLogFlush"), n)
+        self.assertEqual(self.calls("CreateCheckPoint"), 1, "the shutdown checkpoint")
+
+
+PARTS = {"pack": PackTest, "everything": EverythingTest}
 
 
 def main(argv):
