@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: MIT
 # The shim's overhead on real servers under real load: redis-server with
 # redis-benchmark, PostgreSQL 15 with pgbench, in four modes. Usage:
-# scripts/bench-servers.sh [--rounds N] [--redis-only|--postgres-only] [--build DIR] [--help]
+# scripts/bench-servers.sh [--rounds N] [--redis-only|--postgres-only] [--modes LIST] [--build DIR] [--help]
 set -eu
 cd "$(dirname "$0")/.."
 
 usage() {
   cat <<'EOF'
-Usage: scripts/bench-servers.sh [--rounds N] [--redis-only | --postgres-only] [--build DIR]
+Usage: scripts/bench-servers.sh [--rounds N] [--redis-only | --postgres-only] [--modes LIST] [--build DIR]
 
 Measures what libstdbtel.so costs a real server under load: Debian 12's
 redis-server 7.0 (/usr/bin/redis-server) driven by redis-benchmark, and
@@ -534,8 +534,8 @@ def main():
         ratios = bench("postgres", lambda m, l: pg_run(m, l, configs, template), [w for w, _ in PG_WORKLOADS],
                        hooks, header)
         verdicts += [(f"postgres {t}", r) for t, r in ratios.items()]
-    print(f"\nmedians of {rounds} alternated rounds after a warm-up round, one fresh server per run;"
-          f" p50/p99: redis-benchmark's own, pgbench's from its per-transaction log")
+    print(f"\nmedians of {rounds} alternated rounds after a warm-up round, one fresh server per run; p50/p99:"
+          f" redis-benchmark's own (--csv), pgbench's computed from its per-transaction log (-l)")
     for name, r in verdicts:
         print(f"target (pack >= {TARGET:.0%} of the uninstrumented throughput), {name}: {r:.3f} "
               + ("met" if r >= TARGET else "NOT met"))
