@@ -416,8 +416,14 @@ class PackTest(unittest.TestCase):
         want = {k: v for k, v in expected.items() if v != 0}
         self.assertEqual(got, want, metric)
 
+    def table_of(self, span):
+        """A row write span's table name, checked against its OID (pg_stat_user_tables.relid)."""
+        name = span["attrs"]["db.collection.name"]
+        self.assertEqual(span["attrs"]["db.collection.id"], self.tables.get(name), name)
+        return name
+
     def per_table(self, metric, counts):
-        return {tagged(metric, ("table", self.tables[t])): n for t, n in counts.items()}
+        return {tagged(metric, ("table", t)): n for t, n in counts.items()}
 
     # ---- the run ----
     def test_start_shutdown_and_nothing_dropped(self):
@@ -539,8 +545,11 @@ class PackTest(unittest.TestCase):
         for t in ("pgbench_accounts", "pgbench_branches", "pgbench_tellers"):
             self.assertEqual(self.delta(t, 0), 0, t)
         by_id = {s["id"]: s for s in self.spans}
+        self.assertEqual(collections.Counter(self.table_of(s) for s in self.named("postgresql.heap.insert")), inserts)
+        self.assertEqual([self.table_of(s) for s in self.named("postgresql.heap.multi_insert")], ["pgbench_history"])
+        self.assertEqual([s["attrs"]["db.postgresql.multi_insert.rows"] for s in self.named("postgresql.heap.multi_insert")],
+                         [COPY_ROWS])
         for s in self.named("postgresql.heap.insert"):
-            self.assertEqual(s["attrs"]["db.collection.id"], self.tables["pgbench_history"])
             self.assertEqual(by_id[s["parent"]]["name"], "postgresql.executor.run")
             self.assertEqual(by_id[s["parent"]]["attrs"]["db.postgresql.command_type"], CMD_TYPE["INSERT"])
 
@@ -562,22 +571,21 @@ class PackTest(unittest.TestCase):
             elif metric == "postgresql.rows.update_conflicts":
                 conflicts[table] += v
         rows = {t: calls[t] - conflicts[t] for t in calls if calls[t] - conflicts[t]}
-        self.assertEqual(rows, {str(self.tables[t]): k for t, k in updates.items()})
+        self.assertEqual(rows, dict(updates))
         for t in self.tables:
             self.assertEqual(self.delta(t, 1), updates[t], t)
         spans = self.named("postgresql.heap.update")
-        self.assertEqual(collections.Counter(s["attrs"]["db.collection.id"] for s in spans if s["status"] == 0),
-                         {self.tables[t]: k for t, k in updates.items()})
-        self.assertEqual(collections.Counter(str(s["attrs"]["db.collection.id"]) for s in spans
-                                             if s["status"] == STATUS_ERROR), conflicts)
+        self.assertEqual(collections.Counter(self.table_of(s) for s in spans if s["status"] == 0), updates)
+        self.assertEqual(collections.Counter(self.table_of(s) for s in spans if s["status"] == STATUS_ERROR),
+                         conflicts)
         self.assertGreater(self.deleted, 0)
         deletes = {"pgbench_history": self.deleted}
         self.assertSeries("postgresql.rows.delete_calls", self.per_table("postgresql.rows.delete_calls", deletes),
                           self.counters)
         self.assertSeries("postgresql.rows.delete_conflicts", {}, self.counters)
         self.assertEqual(self.delta("pgbench_history", 2), self.deleted)
-        self.assertEqual(collections.Counter(s["attrs"]["db.collection.id"] for s in self.named("postgresql.heap.delete")),
-                         {self.tables["pgbench_history"]: self.deleted})
+        self.assertEqual(collections.Counter(self.table_of(s) for s in self.named("postgresql.heap.delete")),
+                         deletes)
 
     # ---- transactions, WAL, checkpoints ----
     def test_commit_and_abort_records(self):
