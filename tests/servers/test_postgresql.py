@@ -519,7 +519,8 @@ class PackTest(unittest.TestCase):
         self.assertSeries("postgresql.executor.runs",
                           {tagged("postgresql.executor.runs", ("operation", op)): k for op, k in runs.items()},
                           self.counters)
-        got = collections.Counter(s["attrs"]["db.postgresql.command_type"] for s in self.named("postgresql.executor.run"))
+        spans = self.named("postgresql.executor.run")
+        got = collections.Counter(s["attrs"]["db.postgresql.command_type"] for s in spans)
         self.assertEqual(got, runs)
 
     def test_executor_spans_are_children_of_their_statement(self):
@@ -547,8 +548,8 @@ class PackTest(unittest.TestCase):
         by_id = {s["id"]: s for s in self.spans}
         self.assertEqual(collections.Counter(self.table_of(s) for s in self.named("postgresql.heap.insert")), inserts)
         self.assertEqual([self.table_of(s) for s in self.named("postgresql.heap.multi_insert")], ["pgbench_history"])
-        self.assertEqual([s["attrs"]["db.postgresql.multi_insert.rows"] for s in self.named("postgresql.heap.multi_insert")],
-                         [COPY_ROWS])
+        batches = self.named("postgresql.heap.multi_insert")
+        self.assertEqual([s["attrs"]["db.postgresql.multi_insert.rows"] for s in batches], [COPY_ROWS])
         for s in self.named("postgresql.heap.insert"):
             self.assertEqual(by_id[s["parent"]]["name"], "postgresql.executor.run")
             self.assertEqual(by_id[s["parent"]]["attrs"]["db.postgresql.command_type"], CMD_TYPE["INSERT"])
@@ -702,7 +703,8 @@ class EverythingTest(unittest.TestCase):
             cls.before = daemon.totals("counter")
             cls.report = cluster.pgbench("-n", "-b", SCRIPT, "-c", str(CLIENTS), "-t", str(TRANSACTIONS))
             cls.sums = cls.send(cluster, "SELECT (SELECT sum(abalance) FROM pgbench_accounts), "
-                                "(SELECT sum(delta) FROM pgbench_history), (SELECT sum(bbalance) FROM pgbench_branches), "
+                                "(SELECT sum(delta) FROM pgbench_history), "
+                                "(SELECT sum(bbalance) FROM pgbench_branches), "
                                 "(SELECT sum(tbalance) FROM pgbench_tellers), (SELECT count(*) FROM pgbench_history)")
             cls.exit_code = cluster.stop()
             cls.log = cluster.log()
