@@ -116,7 +116,7 @@ def server_user():
 class Cluster:
     """A fresh data directory (initdb) and the postmaster started on it,
     with or without the shim. stop() is SIGINT (fast shutdown) by pid;
-    close() kills what still runs and removes the directory."""
+    close() stops what still runs the same way and removes the directory."""
 
     def __init__(self):
         self.postgres, self.initdb_bin = tool("postgres"), tool("initdb")
@@ -205,9 +205,11 @@ class Cluster:
         return out.stdout
 
     def close(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        """After a failure: a fast shutdown still stops the backends and
+        auxiliary processes with the postmaster (SIGKILL if it hangs)."""
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGINT)
+            self.proc = None
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -300,9 +302,10 @@ class PackTest(unittest.TestCase):
         with open(PACK, "rb") as f:
             cls.pack = tomllib.load(f)
         cls.psql_sent = []           # every statement the test sent through psql while the shim ran
-        daemon = StatsdDaemon().start()
-        cluster = Cluster()
+        cluster = Cluster()          # first: it names a missing PostgreSQL program
+        daemon = None
         try:
+            daemon = StatsdDaemon().start()
             cls.run_cluster(cluster, daemon)
             # The exit's last datagrams are in flight; two flushes later they are counted.
             daemon.wait_flushes(2)
@@ -310,7 +313,8 @@ class PackTest(unittest.TestCase):
             cls.timer_counts = daemon.totals("timer", "count")
         finally:
             cluster.close()
-            daemon.stop()
+            if daemon is not None:
+                daemon.stop()
 
     @classmethod
     def run_cluster(cls, cluster, daemon):
@@ -673,9 +677,10 @@ class EverythingTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.psql_sent = []
-        daemon = StatsdDaemon().start()
         cluster = Cluster()
+        daemon = None
         try:
+            daemon = StatsdDaemon().start()
             cls.functions = dynsym_functions(cluster.postgres)
             text, cls.hooks, cls.refused, cls.summary = generated_config(cluster.postgres, cls.PREFIX)
             reasons = collections.Counter(re.sub(r" \(.*", "", r) for r in cls.refused.values())
@@ -712,7 +717,8 @@ class EverythingTest(unittest.TestCase):
             cls.after = daemon.totals("counter")
         finally:
             cluster.close()
-            daemon.stop()
+            if daemon is not None:
+                daemon.stop()
 
     @staticmethod
     def backends_of(log):
