@@ -5,7 +5,8 @@
               real Etsy statsd daemon, pgbench's builtin TPC-B-like script
               (-n, fixed clients and transactions, simple protocol) and a few
               psql statements of the test's own (a DELETE, a rolled-back
-              INSERT, a COPY, a CHECKPOINT, the statistics reads). Then exact
+              INSERT, a COPY, a CHECKPOINT, a SELECT that fails in the
+              executor, the statistics reads). Then exact
               StatsD totals and spans per hook, computed from pgbench's
               report and script (pgbench --show-script) and from what the
               test sent, and compared with what the server counts itself
@@ -87,6 +88,7 @@ SPAN_TEXT_BYTES = 96
 STATUS_ERROR = 2
 KIND_SERVER = 2
 COPY_ROWS = 3
+FAILING = "SELECT 1 / (random() * 0)::int"
 
 
 def tool(name):
@@ -186,14 +188,17 @@ class Cluster:
     def client_argv(self, program):
         return [program, "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER]
 
-    def psql(self, *statements, stdin=None):
-        """One psql session sending each statement as its own query; its output."""
-        argv = self.client_argv(self.psql_bin) + ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", DATABASE]
+    def psql(self, *statements, stdin=None, error=None):
+        """One psql session sending each statement as its own query; its
+        output. With `error`, one statement must fail with that message, and
+        psql goes on with the next ones."""
+        stop = "ON_ERROR_STOP=0" if error else "ON_ERROR_STOP=1"
+        argv = self.client_argv(self.psql_bin) + ["-X", "-A", "-t", "-v", stop, "-d", DATABASE]
         for s in statements:
             argv += ["-c", s]
         out = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=TIMEOUT,
                              env=self.plain_env())
-        if out.returncode != 0:
+        if out.returncode != 0 if error is None else error not in out.stderr:
             raise AssertionError(f"psql {statements}: {out.returncode}\n{out.stdout}{out.stderr}")
         return out.stdout
 
@@ -345,9 +350,9 @@ class PackTest(unittest.TestCase):
         cls.spans = read_spans(traces)
 
     @classmethod
-    def send(cls, cluster, *statements, stdin=None):
+    def send(cls, cluster, *statements, stdin=None, error=None):
         cls.psql_sent.append(list(statements))
-        return cluster.psql(*statements, stdin=stdin)
+        return cluster.psql(*statements, stdin=stdin, error=error)
 
     @classmethod
     def workload(cls, cluster):
@@ -361,6 +366,12 @@ class PackTest(unittest.TestCase):
         out = cls.send(cluster, "COPY pgbench_history FROM STDIN", stdin=rows)
         assert out == f"COPY {COPY_ROWS}\n", out
         cls.send(cluster, "CHECKPOINT")
+        # An ERROR raised in the executor (random() keeps the planner from
+        # folding the division): PostgreSQL longjmps out of standard_ExecutorRun
+        # and PortalRun, whose spans get error status. The shim finds such
+        # calls at the backend's next hooked call: the session goes on.
+        out = cls.send(cluster, FAILING, "SELECT 1", error="division by zero")
+        assert out == "1\n", out
         # Statistics reach pg_stat_* when a backend exits (or each second):
         # wait until every other client backend has gone.
         while True:
@@ -462,14 +473,18 @@ class PackTest(unittest.TestCase):
         n = self.expected_statements()
         self.assertSeries("postgresql.statements", {"postgresql.statements": n}, self.counters)
         self.assertSeries("postgresql.statement_duration", {"postgresql.statement_duration": n}, self.timer_counts)
-        self.assertSeries("postgresql.statement_errors", {}, self.counters)
+        self.assertSeries("postgresql.statement_errors", {"postgresql.statement_errors": 1}, self.counters)
         self.assertEqual(len(self.named("postgresql.statement")), n)
         # One query string per statement here (simple protocol, one statement each), each parsed once.
         self.assertSeries("postgresql.parses", {"postgresql.parses": n}, self.counters)
         self.assertEqual(len(self.named("postgresql.parse")), n)
+        self.assertSeries("postgresql.parse_errors", {}, self.counters)
+        failed = []
         for s in self.named("postgresql.statement"):
             self.assertEqual(s["kind"], KIND_SERVER)
-            self.assertEqual(s["status"], 0)
+            if s["status"] == STATUS_ERROR:
+                failed.append(s["attrs"]["db.query.text"])
+        self.assertEqual(failed, [FAILING])
 
     def test_statement_texts_per_backend(self):
         backends = self.backends()
@@ -526,6 +541,11 @@ class PackTest(unittest.TestCase):
         spans = self.named("postgresql.executor.run")
         got = collections.Counter(s["attrs"]["db.postgresql.command_type"] for s in spans)
         self.assertEqual(got, runs)
+        # The failing SELECT's run raised the ERROR.
+        self.assertSeries("postgresql.executor.run_errors",
+                          {tagged("postgresql.executor.run_errors", ("operation", CMD_TYPE["SELECT"])): 1},
+                          self.counters)
+        self.assertEqual([s["attrs"]["db.query.text"] for s in spans if s["status"] == STATUS_ERROR], [FAILING])
 
     def test_executor_spans_are_children_of_their_statement(self):
         by_id = {s["id"]: s for s in self.spans}
