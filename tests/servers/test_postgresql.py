@@ -316,6 +316,9 @@ class PackTest(unittest.TestCase):
             daemon.wait_flushes(2)
             cls.counters = daemon.totals("counter")
             cls.timer_counts = daemon.totals("timer", "count")
+            print(f"pack: {len(cls.spans)} spans from {len({x['pid'] for x in cls.spans})} processes; StatsD "
+                  + ", ".join(f"{k} {v:g}" for k, v in sorted(cls.counters.items())
+                              if k.startswith("postgresql.")), file=sys.stderr)
         finally:
             cluster.close()
             if daemon is not None:
@@ -735,6 +738,9 @@ class EverythingTest(unittest.TestCase):
             cls.log = cluster.log()
             daemon.wait_flushes(2)
             cls.after = daemon.totals("counter")
+            ran = {k: cls.after[k] - cls.before[k] for k in cls.after if cls.after[k] > cls.before[k]}
+            print(f"everything: {len(ran)} functions called during the pgbench run, "
+                  f"{sum(ran.values()):g} calls", file=sys.stderr)
         finally:
             cluster.close()
             if daemon is not None:
