@@ -229,6 +229,10 @@ void hotpath_exclude_this_thread(void)
  */
 size_t hotpath_after_fork_child(void)
 {
+	/* First, whatever this thread has: captures read the child's memory
+	 * from now on, not the parent's (a postmaster forks before it makes
+	 * any hooked call, and its backends capture). */
+	safe_read_init();
 	struct hotpath_thread *t = tls_state;
 	if (t == NULL) {
 		atomic_store_explicit(&hp.threads, NULL, memory_order_release);
@@ -246,7 +250,6 @@ size_t hotpath_after_fork_child(void)
 	}
 	for (size_t i = 0; i < HOTPATH_SERIES_PER_THREAD; i++)
 		atomic_store_explicit(&t->series[i].hash, 0, memory_order_relaxed); /* re-initialised when claimed */
-	safe_read_init(); /* the child's own pid */
 	trace_ids_seed(&t->ids); /* else the child repeats the parent's ids */
 
 	/* The entries live now are stack[0, depth): the engine counts exactly

@@ -275,6 +275,33 @@ Test(fork, call_live_across_fork_returns_in_both_processes)
 		.parent_before = 3, .child = 2, .parent_after = 1, .grandchild = 4, .in_hook = true });
 }
 
+/*
+ * The parent makes no hooked call before it forks (as a postmaster), so
+ * its thread has no hot-path state; the child's captures must still read
+ * the child's memory, not the parent's.
+ */
+Test(fork, child_captures_read_the_childs_memory)
+{
+	static const char capture[] = "[[hook]]\nsymbol = \"work\"\n[[hook]]\nsymbol = \"name_child\"\n"
+	                              "[[hook.arg]]\nindex = 1\ntype = \"cstring\"\nattribute = \"child.name\"\n";
+	struct traces_setup ts;
+	traces_setup_begin(&ts, capture);
+	const struct fork_plan plan = { .parent_before = 0, .child = 3, .parent_after = 2 };
+	struct run_result shim = run_fork_target(&plan, ts.config, true);
+	cr_assert_eq(shim.status, 0, "stderr:\n%s", shim.err);
+	long child = reported_pid(shim.err, "child");
+	cr_assert_gt(child, 0, "stderr:\n%s", shim.err);
+	char want[32];
+	snprintf(want, sizeof want, "child %ld", child);
+	size_t n = 0;
+	struct span_attribute *names = read_span_attribute(ts.traces, "child.name", &n);
+	cr_assert_eq(n, 1, "one name_child span with the capture; stderr:\n%s", shim.err);
+	cr_assert_str_eq(names[0].value, want, "the child's own memory");
+	span_attributes_free(names, n);
+	run_result_free(&shim);
+	traces_setup_end(&ts);
+}
+
 Test(fork, child_of_an_unselected_process_stays_inert)
 {
 	struct traces_setup ts;

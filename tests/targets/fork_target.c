@@ -14,6 +14,10 @@
  *   from main(); MODE "hook" forks inside the hooked fork_in_hook(), and
  *   the child makes its C calls before that call returns in the child.
  *
+ * The child also calls name_child() once with "child <pid>" in memory it
+ * allocated after the fork, which only the child has there: a capture
+ * that read the parent's memory would see something else.
+ *
  * Each process prints one line on stdout when it is done (grandchild,
  * child, parent, in that order, since each waits for its own child) and
  * "fork_target: ROLE pid=N" on stderr, so a test can tell whose spans are
@@ -47,6 +51,12 @@ __attribute__((noipa)) static uint64_t work(uint64_t x)
 	for (int i = 0; i < 8; i++)
 		h = (h ^ (h >> 29)) * 1099511628211ull;
 	return h;
+}
+
+/* Hooked with a cstring capture by one test. */
+__attribute__((noipa)) static size_t name_child(const char *text)
+{
+	return strlen(text);
 }
 
 static uint64_t call_work(unsigned times)
@@ -109,7 +119,13 @@ static int child_part(unsigned c, unsigned g)
 {
 	say_pid("child");
 	uint64_t sum = call_work(c);
-	bool ok = true;
+	char *text = malloc(32);
+	bool ok = text != NULL;
+	if (ok) {
+		snprintf(text, 32, "child %d", (int)getpid());
+		ok = name_child(text) == strlen(text);
+		free(text);
+	}
 	if (g > 0) {
 		fflush(stdout);
 		wait_for_other_threads_to_sleep();
