@@ -481,11 +481,14 @@ struct near_page {
 	size_t used; /* slots */
 };
 
-#define MAX_NEAR_PAGES 256
+#define MAX_INSTALLED 16384 /* TARGETS_MAX (targets.h): all one process can resolve */
+
+/* Enough 4 KiB pages for MAX_INSTALLED slots, all near one object (a
+ * server's .dynsym: 9,500 functions in PostgreSQL 15). */
+#define MAX_NEAR_PAGES 1024
+_Static_assert(MAX_NEAR_PAGES * (4096 / HOOK_SLOT_SIZE) >= MAX_INSTALLED, "near pages hold every hook");
 static struct near_page near_pages[MAX_NEAR_PAGES];
 static size_t near_page_count;
-
-#define MAX_INSTALLED 16384 /* TARGETS_MAX (targets.h): all one process can resolve */
 static uintptr_t installed_addresses[MAX_INSTALLED];
 static size_t installed_count;
 
