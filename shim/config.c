@@ -514,7 +514,7 @@ static bool reads_through_memory(const struct hook_capture *cap)
 
 static void parse_capture(struct parse_ctx *ctx, struct hook_config *hook, const struct toml_value *tab)
 {
-	static const char *const known[] = { "index", "return", "at", "type", "deref", "max_len",
+	static const char *const known[] = { "index", "return", "at", "type", "deref", "max_len", "stable",
 		                              "attribute", "tag", "metric", NULL };
 	const char *section = "[[hook.arg]]";
 	struct hook_capture *cap = array_append(ctx, (void **)&hook->captures, &hook->ncaptures, sizeof *cap);
@@ -547,6 +547,8 @@ static void parse_capture(struct parse_ctx *ctx, struct hook_config *hook, const
 			have_at = true;
 			if (get_enum(ctx, kv, section, capture_at_names, &at))
 				cap->at_exit = at == 1;
+		} else if (strcmp(kv->key, "stable") == 0) {
+			get_bool(ctx, kv, section, &cap->stable);
 		} else if (strcmp(kv->key, "max_len") == 0) {
 			if (get_integer(ctx, kv, section, 1, CAPTURE_LIMIT_MAX_LEN, &n))
 				cap->max_len = (uint32_t)n;
@@ -591,6 +593,10 @@ static void parse_capture(struct parse_ctx *ctx, struct hook_config *hook, const
 		DIAG_AT(ctx, CONFIG_ERROR, tab->line, tab->col,
 		        "type \"str\" takes its length from argument %d, beyond the last supported (%d)",
 		        cap->index + 1, CAPTURE_MAX_ARG_INDEX);
+	if (cap->stable && cap->nderef < 2)
+		DIAG_AT(ctx, CONFIG_ERROR, tab->line, tab->col,
+		        "'stable' keeps what lies behind the first pointer loaded, so it needs 'deref' with at least "
+		        "two offsets");
 	if (cap->metric != NULL && have_type && !capture_type_is_integer(cap->type))
 		DIAG_AT(ctx, CONFIG_ERROR, tab->line, tab->col,
 		        "'metric' adds the captured number to a counter, so 'type' must be an integer type");

@@ -112,6 +112,8 @@ struct hook_capture {
 	int64_t deref[4];       /* follow pointers: value = *(arg + deref[0]) ... */
 	int nderef;
 	uint32_t max_len;       /* strings: bytes kept (default 128) */
+	bool stable;            /* what the first pointer loaded points to never changes: the rest of
+	                         * the chain is read once per distinct pointer (hot_capture.h) */
 	char *attribute;        /* span attribute name, or NULL */
 	char *tag;              /* StatsD tag name, or NULL */
 	char *metric;           /* StatsD counter incremented by the value, or NULL */

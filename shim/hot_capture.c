@@ -2,6 +2,8 @@
 /* hot_capture.c: the hot path's argument and return captures (contract in hot_capture.h). */
 #include "hot_capture.h"
 
+#include <string.h>
+
 #include "safe_read.h"
 
 static void compile_source(int index, bool from_return, struct hot_capture *out)
@@ -30,6 +32,7 @@ void hot_capture_compile(const struct hook_capture *cap, struct hot_capture *out
 	for (int i = 0; i < out->nderef; i++)
 		out->deref[i] = cap->deref[i];
 	out->max_len = (uint16_t)(cap->max_len > UINT16_MAX ? UINT16_MAX : cap->max_len);
+	out->stable = cap->stable && out->nderef >= 2;
 	out->uses = (cap->attribute ? HOT_CAPTURE_ATTRIBUTE : 0) | (cap->tag ? HOT_CAPTURE_TAG : 0) |
 	            (cap->metric ? HOT_CAPTURE_METRIC : 0);
 }
@@ -91,12 +94,57 @@ static unsigned type_width(unsigned type)
 	}
 }
 
-bool hot_capture_finish(const struct hot_capture *c, uint64_t base, uint64_t next, char *text, uint32_t *text_used,
+static struct capture_memo_slot *memo_slot(struct capture_memo *memo, const struct hot_capture *c, uint64_t pointer)
+{
+	uint64_t h = (pointer ^ (uint64_t)(uintptr_t)c) * 0x9e3779b97f4a7c15ull;
+	return &memo->slots[h >> 58]; /* 64 slots */
+}
+
+_Static_assert(CAPTURE_MEMO_SLOTS == 64, "memo_slot takes 6 bits");
+
+/* The remembered value, as if read again: strings copied into the text area. */
+static bool memo_replay(const struct capture_memo_slot *s, bool string, char *text, uint32_t *text_used,
                         uint32_t text_cap, uint64_t *value, bool *truncated)
+{
+	if (!string) {
+		*value = s->value;
+		return true;
+	}
+	uint32_t used = *text_used <= text_cap ? *text_used : text_cap;
+	uint32_t n = s->len <= text_cap - used ? s->len : text_cap - used;
+	memcpy(text + used, s->text, n);
+	*truncated |= s->truncated || n < s->len;
+	*value = (uint64_t)used << 32 | n;
+	*text_used = used + n;
+	return true;
+}
+
+static void memo_keep(struct capture_memo_slot *s, const struct hot_capture *c, uint64_t pointer, bool string,
+                      const char *text, uint64_t value, bool truncated)
+{
+	uint32_t len = (uint32_t)value;
+	if (string && len > CAPTURE_MEMO_TEXT) {
+		s->capture = NULL;
+		return;
+	}
+	s->capture = c;
+	s->pointer = pointer;
+	s->value = value;
+	s->truncated = truncated;
+	if (string) {
+		s->len = (uint8_t)len;
+		memcpy(s->text, text + (value >> 32), len);
+	}
+}
+
+bool hot_capture_finish(const struct hot_capture *c, uint64_t base, uint64_t next, char *text, uint32_t *text_used,
+                        uint32_t text_cap, uint64_t *value, bool *truncated, struct capture_memo *memo)
 {
 	uint64_t v = base;
 	bool string = c->type == CAPTURE_STR || c->type == CAPTURE_CSTRING || c->type == CAPTURE_CHARS;
 	uint64_t len = next;
+	struct capture_memo_slot *slot = NULL;
+	uint64_t pointer = 0;
 	*value = 0;
 	for (unsigned i = 0; i < c->nderef; i++) {
 		uint64_t at = v + (uint64_t)c->deref[i];
@@ -104,6 +152,12 @@ bool hot_capture_finish(const struct hot_capture *c, uint64_t base, uint64_t nex
 		if (!last) {
 			if (!safe_read_uint(at, 8, &v))
 				return false;
+			if (i == 0 && c->stable && memo != NULL) {
+				pointer = v;
+				slot = memo_slot(memo, c, v);
+				if (slot->capture == c && slot->pointer == v)
+					return memo_replay(slot, string, text, text_used, text_cap, value, truncated);
+			}
 		} else if (c->type == CAPTURE_CHARS) {
 			v = at; /* the characters are here, not behind a pointer */
 		} else if (c->type == CAPTURE_STR) {
@@ -115,6 +169,8 @@ bool hot_capture_finish(const struct hot_capture *c, uint64_t base, uint64_t nex
 	}
 	if (!string) {
 		*value = v;
+		if (slot != NULL)
+			memo_keep(slot, c, pointer, false, NULL, v, false);
 		return true;
 	}
 
@@ -141,6 +197,8 @@ bool hot_capture_finish(const struct hot_capture *c, uint64_t base, uint64_t nex
 	}
 	*value = (uint64_t)used << 32 | (uint32_t)got;
 	*text_used = used + (uint32_t)got;
+	if (slot != NULL)
+		memo_keep(slot, c, pointer, true, text, *value, *truncated);
 	return true;
 }
 

@@ -61,7 +61,30 @@ struct hot_capture {
 	uint8_t at_exit;     /* read at return (return value, or an argument's out-parameter) */
 	uint8_t uses;        /* enum hot_capture_use */
 	uint16_t max_len;    /* strings: bytes kept */
+	uint8_t stable;      /* remember the value per first pointer loaded (struct capture_memo) */
 	int64_t deref[HOT_CAPTURE_MAX_DEREF];
+};
+
+/*
+ * A thread's memory of `stable` captures: the value found behind a first
+ * pointer (a command table entry, say), so that the next call through the
+ * same pointer costs one checked read, not one per deref. Direct-mapped;
+ * a string longer than CAPTURE_MEMO_TEXT is not kept. Only the owning
+ * thread touches it; zeroed memory is empty.
+ */
+#define CAPTURE_MEMO_SLOTS 64
+#define CAPTURE_MEMO_TEXT 48
+
+struct capture_memo_slot {
+	const struct hot_capture *capture; /* NULL: empty */
+	uint64_t pointer;                  /* the first pointer loaded */
+	uint64_t value;                    /* integers: the value */
+	uint8_t len, truncated;            /* strings */
+	char text[CAPTURE_MEMO_TEXT];
+};
+
+struct capture_memo {
+	struct capture_memo_slot slots[CAPTURE_MEMO_SLOTS];
 };
 
 /* The capture cap as the hot path runs it (uses from its attribute/tag/metric keys). */
@@ -82,9 +105,10 @@ uint64_t hot_capture_base(const struct hot_capture *c, const struct hook_regs *r
  * *text_used. *value is the integer (raw, see capture_value.h for the
  * type's reading) or, for strings, offset << 32 | length into text.
  * *truncated is set when a string was cut. Returns false when memory
- * could not be read (then *value is 0 and no text is used).
+ * could not be read (then *value is 0 and no text is used). memo (may be
+ * NULL) serves and keeps the values of a `stable` capture.
  */
 bool hot_capture_finish(const struct hot_capture *c, uint64_t base, uint64_t next, char *text, uint32_t *text_used,
-                        uint32_t text_cap, uint64_t *value, bool *truncated);
+                        uint32_t text_cap, uint64_t *value, bool *truncated, struct capture_memo *memo);
 
 #endif

@@ -80,6 +80,7 @@ struct hotpath_thread {
 	_Atomic uint64_t sampled;     /* sampled calls (relaxed, owner writes); calls and errors are per hook */
 	struct ring ring;
 	struct span_frame stack[HOOK_MAX_DEPTH];
+	struct capture_memo memo;     /* `stable` captures' values (hot_capture.h) */
 	struct hotpath_series *series;   /* HOTPATH_SERIES_PER_THREAD slots, in this mapping */
 	struct hotpath_series *overflow; /* nhooks, in this mapping */
 	struct hotpath_hook_stats hooks[]; /* nhooks */
@@ -466,11 +467,11 @@ static inline bool capture_wanted(const struct hot_capture *c, const struct span
 }
 
 static inline void capture_finish_into(const struct hot_capture *c, unsigned i, uint64_t base, uint64_t next,
-                                       struct span_frame *f)
+                                       struct span_frame *f, struct capture_memo *memo)
 {
 	uint32_t used = f->text_used;
 	bool truncated = false;
-	if (!hot_capture_finish(c, base, next, f->text, &used, SPAN_TEXT_BYTES, &f->captures[i], &truncated))
+	if (!hot_capture_finish(c, base, next, f->text, &used, SPAN_TEXT_BYTES, &f->captures[i], &truncated, memo))
 		f->unreadable_mask |= (uint8_t)(1u << i);
 	f->text_used = (uint16_t)used;
 	f->truncated |= truncated;
@@ -479,7 +480,7 @@ static inline void capture_finish_into(const struct hot_capture *c, unsigned i, 
 /* The entry half of a hook's captures (hot_capture.h): arguments read now,
  * or kept for their derefs at return. Out of line: most hooks have none. */
 static __attribute__((noinline)) void capture_at_entry(const struct hot_hook *hh, struct span_frame *f, uint64_t sp,
-                                                       const struct hook_regs *regs)
+                                                       const struct hook_regs *regs, struct capture_memo *memo)
 {
 	f->unreadable_mask = 0;
 	f->truncated = 0;
@@ -494,7 +495,7 @@ static __attribute__((noinline)) void capture_at_entry(const struct hot_hook *hh
 		if (c->at_exit)
 			f->captures[i] = base;
 		else
-			capture_finish_into(c, i, base, next, f);
+			capture_finish_into(c, i, base, next, f, memo);
 	}
 	if (hh->has_error_source) {
 		uint64_t next;
@@ -503,14 +504,15 @@ static __attribute__((noinline)) void capture_at_entry(const struct hot_hook *hh
 }
 
 /* The exit half: the return value and the out-parameters, for a call that returned. */
-static __attribute__((noinline)) void capture_at_exit(const struct hot_hook *hh, struct span_frame *f, uint64_t rax)
+static __attribute__((noinline)) void capture_at_exit(const struct hot_hook *hh, struct span_frame *f, uint64_t rax,
+                                                      struct capture_memo *memo)
 {
 	for (unsigned i = 0; i < hh->ncaptures; i++) {
 		const struct hot_capture *c = &hh->captures[i];
 		if (!c->at_exit || !capture_wanted(c, f))
 			continue;
 		uint64_t base = c->source == HOT_SOURCE_RETURN ? rax : f->captures[i];
-		capture_finish_into(c, i, base, 0, f);
+		capture_finish_into(c, i, base, 0, f, memo);
 	}
 }
 
@@ -562,7 +564,7 @@ bool hotpath_enter(struct hook_call *call, const struct hook_regs *regs)
 	call->data[0] = now;
 	const struct hot_hook *hh = &hp.hooks[hp.targets[call->id].hook_index];
 	if (__builtin_expect(hh->ncaptures | hh->has_error_source, 0))
-		capture_at_entry(hh, f, call->sp, regs);
+		capture_at_entry(hh, f, call->sp, regs, &t->memo);
 	return true;
 }
 
@@ -827,13 +829,13 @@ void hotpath_exit(struct hook_call *call, uint64_t rax, uint64_t rdx, enum hook_
 		if (hh->has_error_source) {
 			uint32_t no_text = 0;
 			bool cut = false;
-			readable = hot_capture_finish(&hh->error, f->error_base, 0, NULL, &no_text, 0, &judged, &cut);
+			readable = hot_capture_finish(&hh->error, f->error_base, 0, NULL, &no_text, 0, &judged, &cut, NULL);
 		}
 		flags = readable && is_error(ht, judged) ? SPAN_ERROR : 0;
 		if (!readable)
 			f->unreadable_mask |= 0x80; /* the error operand: counted, judged not an error */
 		if (hh->at_exit_mask)
-			capture_at_exit(hh, f, rax);
+			capture_at_exit(hh, f, rax, &t->memo);
 	} else {
 		flags = is_error(ht, rax) ? SPAN_ERROR : 0;
 	}

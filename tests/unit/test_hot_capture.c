@@ -35,7 +35,7 @@ static bool read_capture(const struct hot_capture *c, const struct hook_regs *re
 {
 	uint64_t next;
 	uint64_t base = hot_capture_base(c, regs, (uint64_t)(uintptr_t)stack, rax, &next);
-	return hot_capture_finish(c, base, next, text, used, SPAN_TEXT_BYTES, value, truncated);
+	return hot_capture_finish(c, base, next, text, used, SPAN_TEXT_BYTES, value, truncated, NULL);
 }
 
 Test(hot_capture, integer_arguments_by_position_registers_then_stack)
@@ -148,6 +148,48 @@ Test(hot_capture, chars_are_read_in_place_at_the_last_address)
 	cr_assert(read_capture(&d, &direct, NULL, 0, text, &used, &v, &cut));
 	cr_assert_eq((uint32_t)v, 8);
 	cr_assert(cut, "cut at max_len");
+}
+
+/* A stable capture reads what lies behind its first pointer once per pointer, per memo. */
+Test(hot_capture, stable_captures_are_read_once_per_first_pointer)
+{
+	struct command { char pad[16]; const char *name; } set = { .name = "set" }, get = { .name = "get" };
+	struct client { char pad[8]; struct command *cmd; } c = { .cmd = &set };
+	struct hook_regs regs = { .rdi = (uint64_t)(uintptr_t)&c };
+	struct hook_capture cap = { .index = 1, .type = CAPTURE_CSTRING, .max_len = 32, .tag = "command",
+		                    .stable = true, .deref = { 8, 16 }, .nderef = 2 };
+	struct hot_capture hc;
+	hot_capture_compile(&cap, &hc);
+	cr_assert(hc.stable);
+	static struct capture_memo memo; /* zeroed: empty */
+	char text[SPAN_TEXT_BYTES];
+	uint32_t used = 0;
+	uint64_t v, next;
+	bool cut = false;
+	uint64_t base = hot_capture_base(&hc, &regs, 0, 0, &next);
+	cr_assert(hot_capture_finish(&hc, base, next, text, &used, SPAN_TEXT_BYTES, &v, &cut, &memo));
+	cr_assert_eq(memcmp(text + (v >> 32), "set", 3), 0);
+	/* the command's name changes behind the same pointer: the memo still says "set" */
+	set.name = "xyz";
+	used = 10;
+	cr_assert(hot_capture_finish(&hc, base, next, text, &used, SPAN_TEXT_BYTES, &v, &cut, &memo));
+	cr_assert_eq((uint32_t)v, 3);
+	cr_assert_eq(v >> 32, 10, "replayed into the text area where the caller is");
+	cr_assert_eq(memcmp(text + 10, "set", 3), 0, "from the memo, not read again");
+	cr_assert_eq(used, 13);
+	/* another pointer is read afresh; without a memo, every call reads */
+	c.cmd = &get;
+	used = 0;
+	cr_assert(hot_capture_finish(&hc, base, next, text, &used, SPAN_TEXT_BYTES, &v, &cut, &memo));
+	cr_assert_eq(memcmp(text + (v >> 32), "get", 3), 0);
+	c.cmd = &set;
+	used = 0;
+	cr_assert(hot_capture_finish(&hc, base, next, text, &used, SPAN_TEXT_BYTES, &v, &cut, NULL));
+	cr_assert_eq(memcmp(text + (v >> 32), "xyz", 3), 0);
+	/* a bad first pointer is never remembered as a value */
+	c.cmd = (struct command *)8;
+	used = 0;
+	cr_assert_not(hot_capture_finish(&hc, base, next, text, &used, SPAN_TEXT_BYTES, &v, &cut, &memo));
 }
 
 Test(hot_capture, bad_pointers_give_false_never_a_fault)
