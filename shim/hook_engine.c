@@ -420,6 +420,56 @@ bool hook_engine_stub_frame(uint64_t ip, uint64_t rbx, uint64_t *caller_ip, uint
 	return true;
 }
 
+/* What the unwinder found on the exiting thread's stack (hook_engine_reap_dead_at_exit). */
+struct exit_walk {
+	const struct hook_thread *t;
+	uint8_t live[HOOK_MAX_DEPTH / 8]; /* bit i: frames[i] is a call the stack still holds */
+	uint64_t reached;  /* the highest CFA the unwinder got to */
+};
+
+static _Unwind_Reason_Code note_live_call(struct _Unwind_Context *ctx, void *arg)
+{
+	struct exit_walk *w = arg;
+	uint64_t cfa = _Unwind_GetCFA(ctx);
+	if (cfa > w->reached)
+		w->reached = cfa;
+	if (_Unwind_GetIP(ctx) == (uintptr_t)stdbtel_hook_stub_return) {
+		const struct hook_frame *f = (const struct hook_frame *)_Unwind_GetGR(ctx, 3 /* rbx */);
+		if (f >= w->t->frames && f < w->t->frames + w->t->depth)
+			w->live[(f - w->t->frames) / 8] |= (uint8_t)(1u << ((f - w->t->frames) % 8));
+	}
+	return _URC_NO_REASON;
+}
+
+void hook_engine_reap_dead_at_exit(uint64_t sp)
+{
+	hook_engine_reap_dead(sp);
+	struct hook_thread *t = &hook_tls;
+	if (t->guard || t->frames == NULL || t->depth == 0)
+		return;
+	struct exit_walk w = { .t = t };
+	t->guard = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	int saved_errno = errno;
+	_Unwind_Backtrace(note_live_call, &w);
+	/* Within the stack the unwinder walked, every call in progress showed
+	 * up as a stub frame: the others there were left. Beyond it (code
+	 * without unwind tables stops the walk) nothing is judged. */
+	hook_exit_fn ex = __atomic_load_n(&exit_handler, __ATOMIC_RELAXED);
+	while (t->depth > 0) {
+		struct hook_frame *top = &t->frames[t->depth - 1];
+		uint32_t i = t->depth - 1;
+		if ((w.live[i / 8] >> (i % 8) & 1) || top->trampoline == 0 || top->call.sp >= w.reached)
+			break;
+		report_unwound(t, top, ex, HOOK_ABANDONED);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		t->depth--;
+	}
+	errno = saved_errno;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	t->guard = 0;
+}
+
 /*
  * The stub's personality routine (see stub_x86_64.S): in the cleanup phase
  * of an exception, panic or forced unwind leaving the call-through window,

@@ -196,6 +196,16 @@ bool hook_engine_stub_frame(uint64_t ip, uint64_t rbx, uint64_t *caller_ip, uint
  */
 void hook_engine_reap_dead(uint64_t sp);
 
+/*
+ * At the end of the process (sp: the destructor's stack pointer): as
+ * hook_engine_reap_dead, and also pops the frames above sp whose call was
+ * left all the same: exit() runs below the calls still in progress, but
+ * also below the place a longjmp went back to. The stack is walked with
+ * the unwinder (_Unwind_Backtrace); a call still in progress shows up as
+ * a stub frame. Not async-signal-safe (the unwinder is not).
+ */
+void hook_engine_reap_dead_at_exit(uint64_t sp);
+
 /* Per-thread counters (the calling thread). */
 struct hook_thread_stats {
 	uint64_t overflows;     /* entries run untimed: frame stack full */

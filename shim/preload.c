@@ -432,10 +432,10 @@ out:
 __attribute__((destructor)) static void stdbtel_stop(void)
 {
 	int saved_errno = errno;
-	/* calls this thread left by longjmp and never found dead: frames
-	 * above this one are calls still in progress (exit inside them) */
+	/* calls this thread left by longjmp and never found dead (a
+	 * PostgreSQL backend whose last statement failed) */
 	if (shim.hooked > 0)
-		hook_engine_reap_dead((uintptr_t)__builtin_frame_address(0));
+		hook_engine_reap_dead_at_exit((uintptr_t)__builtin_frame_address(0));
 	exporter_stop();
 	errno = saved_errno;
 }

@@ -375,8 +375,10 @@ static void c_signal(const char *build, const char *variant)
  * hooked exit below them): "longjmp" ends with a jump_after call.
  * "longjmp-thread" runs the loop in a thread that exits right after a
  * longjmp out of its last call (n - 1 is a multiple of 3): those frames
- * are found dead when the thread exits, and reported then. Either way
- * the spans are errors without a stack.
+ * are found dead when the thread exits, and reported then.
+ * "longjmp-exit" does the same on the main thread and then exits the
+ * process from below where the loop ran: the frames are found at exit.
+ * Either way the spans are errors without a stack.
  */
 static void check_longjmp(const char *build, const char *scenario, long n)
 {
@@ -409,6 +411,11 @@ static void c_longjmp(const char *build)
 static void c_longjmp_thread(const char *build)
 {
 	check_longjmp(build, "longjmp-thread", 241);
+}
+
+static void c_longjmp_exit(const char *build)
+{
+	check_longjmp(build, "longjmp-exit", 241);
 }
 
 /*
@@ -482,6 +489,7 @@ C_SCENARIO_TESTS(hooked_call_in_a_signal_handler, c_signal_main_stack)
 C_SCENARIO_TESTS(hooked_call_in_a_signal_handler_on_an_alt_stack, c_signal_alt_stack)
 C_SCENARIO_TESTS(longjmp_out_of_a_hooked_call, c_longjmp)
 C_SCENARIO_TESTS(longjmp_then_thread_exit, c_longjmp_thread)
+C_SCENARIO_TESTS(longjmp_then_process_exit, c_longjmp_exit)
 C_SCENARIO_TESTS(sleeping_call_lasts_10_ms, c_sleep)
 C_SCENARIO_TESTS(tail_call_into_a_hooked_function, c_tailcall)
 

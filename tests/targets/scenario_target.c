@@ -22,6 +22,10 @@
  *   longjmp-thread N  the same loop in a thread that ends right after it
  *                  (no jump_after: the last call's frames are found dead
  *                  only when the thread exits)
+ *   longjmp-exit N the same loop on the main thread, which then exits the
+ *                  process from deeper in the stack than the loop ran,
+ *                  with no hooked call after it (as a PostgreSQL backend
+ *                  whose last statement failed)
  *   sleep N        N calls of nap, which sleeps 10 ms in nanosleep
  *   tailcall N     N calls of tail_enter, which jumps (a tail call) into
  *                  tail_leaf; tail_leaf also called directly when i % 4 == 0
@@ -356,6 +360,26 @@ static void scenario_longjmp_thread(long n)
 	printf("longjmp-thread %ld: total %ld\n", n, arg);
 }
 
+/* Exits from a stack deeper than the loop's, as exit() from a main loop's callee would. */
+static __attribute__((noinline)) void exit_from_deeper(long depth)
+{
+	volatile char pad[512];
+	pad[0] = (char)depth;
+	if (depth < 0)
+		return;
+	if (depth == 0) {
+		fflush(stdout);
+		exit(pad[0]); /* 0 */
+	}
+	exit_from_deeper(depth - 1);
+}
+
+static void scenario_longjmp_exit(long n)
+{
+	printf("longjmp-exit %ld: total %ld\n", n, longjmp_loop(n));
+	exit_from_deeper(4);
+}
+
 /* ---- sleeping ---- */
 
 static HOOKED long nap(long i)
@@ -434,12 +458,14 @@ int main(int argc, char **argv)
 		scenario_longjmp(a);
 	else if (strcmp(s, "longjmp-thread") == 0)
 		scenario_longjmp_thread(a);
+	else if (strcmp(s, "longjmp-exit") == 0)
+		scenario_longjmp_exit(a);
 	else if (strcmp(s, "sleep") == 0)
 		scenario_sleep(a);
 	else if (strcmp(s, "tailcall") == 0)
 		scenario_tailcall(a);
 	else {
-		fprintf(stderr, "usage: %s args|structs|recurse|threads|signal|signal-alt|longjmp|longjmp-thread|sleep|tailcall [N [N]]\n",
+		fprintf(stderr, "usage: %s args|structs|recurse|threads|signal|signal-alt|longjmp|longjmp-thread|longjmp-exit|sleep|tailcall [N [N]]\n",
 		        argv[0]);
 		return 2;
 	}
