@@ -375,6 +375,10 @@ class PackTest(unittest.TestCase):
         # calls at the backend's next hooked call: the session goes on.
         out = cls.send(cluster, FAILING, "SELECT 1", error="division by zero")
         assert out == "1\n", out
+        # The same as a session's last statement: the backend exits with
+        # no hooked call after the longjmp, and the shim's exit handler
+        # finds those calls on the stack it walks.
+        cls.send(cluster, FAILING, error="division by zero")
         # Statistics reach pg_stat_* when a backend exits (or each second):
         # wait until every other client backend has gone.
         while True:
@@ -476,7 +480,8 @@ class PackTest(unittest.TestCase):
         n = self.expected_statements()
         self.assertSeries("postgresql.statements", {"postgresql.statements": n}, self.counters)
         self.assertSeries("postgresql.statement_duration", {"postgresql.statement_duration": n}, self.timer_counts)
-        self.assertSeries("postgresql.statement_errors", {"postgresql.statement_errors": 1}, self.counters)
+        failing = self.psql_statements().count(FAILING)
+        self.assertSeries("postgresql.statement_errors", {"postgresql.statement_errors": failing}, self.counters)
         self.assertEqual(len(self.named("postgresql.statement")), n)
         # One query string per statement here (simple protocol, one statement each), each parsed once.
         self.assertSeries("postgresql.parses", {"postgresql.parses": n}, self.counters)
@@ -487,7 +492,7 @@ class PackTest(unittest.TestCase):
             self.assertEqual(s["kind"], KIND_SERVER)
             if s["status"] == STATUS_ERROR:
                 failed.append(s["attrs"]["db.query.text"])
-        self.assertEqual(failed, [FAILING])
+        self.assertEqual(failed, [FAILING] * failing)
 
     def test_statement_texts_per_backend(self):
         backends = self.backends()
@@ -546,9 +551,10 @@ class PackTest(unittest.TestCase):
         self.assertEqual(got, runs)
         # The failing SELECT's run raised the ERROR.
         self.assertSeries("postgresql.executor.run_errors",
-                          {tagged("postgresql.executor.run_errors", ("operation", CMD_TYPE["SELECT"])): 1},
-                          self.counters)
-        self.assertEqual([s["attrs"]["db.query.text"] for s in spans if s["status"] == STATUS_ERROR], [FAILING])
+                          {tagged("postgresql.executor.run_errors", ("operation", CMD_TYPE["SELECT"])):
+                           self.psql_statements().count(FAILING)}, self.counters)
+        self.assertEqual([s["attrs"]["db.query.text"] for s in spans if s["status"] == STATUS_ERROR],
+                         [FAILING] * self.psql_statements().count(FAILING))
 
     def test_executor_spans_are_children_of_their_statement(self):
         by_id = {s["id"]: s for s in self.spans}
