@@ -508,6 +508,12 @@ void exporter_stop(void)
 	log_write(LOG_DEBUG, "exported %llu spans in %llu lines to %s (%llu calls timed, %llu dropped)",
 	          (unsigned long long)fx.spans, (unsigned long long)fx.lines, fx.cfg->traces_file,
 	          (unsigned long long)tot.calls, (unsigned long long)tot.dropped);
+	/* Metrics stay exact either way; said once, at exit, so that a trace
+	 * with holes is not a mystery (stdbtel.spans.dropped counts them too). */
+	if (tot.dropped > 0)
+		log_write(LOG_WARN, "%llu of %llu sampled spans were dropped: a thread's ring (OTEL_BSP_MAX_QUEUE_SIZE, "
+		          "at most 1024) filled between two drains; lower traces_per_second to keep them",
+		          (unsigned long long)tot.dropped, (unsigned long long)tot.sampled);
 	if (fx.otlp != NULL) {
 		uint64_t sent, dropped;
 		otlp_exporter_counts(fx.otlp, &sent, &dropped);

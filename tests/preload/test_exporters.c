@@ -1041,6 +1041,9 @@ Test(exporters, memory_stays_bounded_while_the_collector_hangs)
 	long plain_kb = peak_rss_kb(plain.r.err), shim_kb = peak_rss_kb(shim.r.err);
 	cr_log_info("peak rss: %ld kB without the shim, %ld kB with it", plain_kb, shim_kb);
 	cr_assert_lt(shim_kb, plain_kb + 48 * 1024, "peak rss %ld kB under the shim, %ld kB without", shim_kb, plain_kb);
+	/* the rings filled while the export hung: said once, at exit */
+	cr_assert_eq(count_lines_containing(shim.r.err, " sampled spans were dropped: a thread's ring"), 1, "stderr:\n%s",
+	             shim.r.err);
 	free(endpoint);
 	unlink(config);
 	free(config);
