@@ -445,7 +445,8 @@ class PackTest(unittest.TestCase):
         return name
 
     def per_table(self, metric, counts):
-        return {tagged(metric, ("table", t)): n for t, n in counts.items()}
+        """StatsD keys per table: the pack tags row writes with the table's OID."""
+        return {tagged(metric, ("table", self.tables[t])): n for t, n in counts.items()}
 
     # ---- the run ----
     def test_start_shutdown_and_nothing_dropped(self):
@@ -599,7 +600,8 @@ class PackTest(unittest.TestCase):
         # conflict: the executor then updates the row's new version.
         calls, conflicts = collections.Counter(), collections.Counter()
         for k, v in self.counters.items():
-            metric, _, table = k.partition(";table=")
+            metric, _, oid = k.partition(";table=")
+            table = {str(o): name for name, o in self.tables.items()}.get(oid, oid)
             if metric == "postgresql.rows.update_calls":
                 calls[table] += v
             elif metric == "postgresql.rows.update_conflicts":
