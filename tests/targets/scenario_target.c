@@ -423,13 +423,13 @@ __asm__(".text\n"
 
 static void scenario_tailcall(long n)
 {
-	long acc = 0;
+	unsigned long acc = 0; /* wraps: unsigned */
 	for (long i = 0; i < n; i++) {
-		acc = acc * 3 + tail_enter(opaque(i));
+		acc = acc * 3 + (unsigned long)tail_enter(opaque(i));
 		if (i % 4 == 0)
-			acc -= tail_leaf(opaque(i));
+			acc -= (unsigned long)tail_leaf(opaque(i));
 	}
-	printf("tailcall %ld: %ld\n", n, acc);
+	printf("tailcall %ld: %lu\n", n, acc);
 }
 
 static long arg_or(int argc, char **argv, int i, long fallback)
