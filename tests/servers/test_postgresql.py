@@ -218,23 +218,6 @@ class Cluster:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def config_with_traces(src, dst, traces, user):
-    """A copy of a config that also writes spans to `traces`, readable by the server's user."""
-    with open(src) as f:
-        lines = f.readlines()
-    out, added = [], 0
-    for line in lines:
-        out.append(line)
-        if line.strip() == "[telemetry]":
-            out.append(f'traces_file = "{traces}"\n')
-            added += 1
-    assert added == 1, f"{src} has one [telemetry] table"
-    with open(dst, "w") as f:
-        f.writelines(out)
-    if user is not None:
-        os.chown(dst, *user)
-
-
 def shim_env(config, statsd_port):
     return {
         "LD_PRELOAD": LIBRARY,
@@ -336,7 +319,9 @@ class PackTest(unittest.TestCase):
 
         traces = os.path.join(cluster.tmp, "traces.jsonl")
         config = os.path.join(cluster.tmp, "postgresql.toml")
-        config_with_traces(PACK, config, traces, cluster.user)
+        peers.config_with_traces(PACK, config, traces)
+        if cluster.user is not None:
+            os.chown(config, *cluster.user)  # readable by the server's user
         cluster.start(shim_env(config, daemon.port))
         cls.postmaster_pid = cluster.proc.pid
         cls.script = script_statements(subprocess.run([cluster.pgbench_bin, f"--show-script={SCRIPT}"],
@@ -824,16 +809,11 @@ PARTS = {"pack": PackTest, "everything": EverythingTest}
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] not in PARTS:
-        print(f"usage: {argv[0]} {'|'.join(PARTS)}", file=sys.stderr)
-        return 2
     for name, value in (("STDBTEL_LIBRARY", LIBRARY), ("STDBTEL_CLI", CLI), ("STDBTEL_SOURCE_ROOT", ROOT)):
         if not value:
             print(f"{name} is not set (meson test sets it)", file=sys.stderr)
             return 2
-    suite = unittest.TestLoader().loadTestsFromTestCase(PARTS[argv[1]])
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    return 0 if result.wasSuccessful() else 1
+    return peers.run_part(PARTS, argv)
 
 
 if __name__ == "__main__":

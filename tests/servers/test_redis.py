@@ -477,21 +477,6 @@ def run_script(client, model):
 # redis-server under the shim, and redis-benchmark
 # ---------------------------------------------------------------------------
 
-def config_with_traces(src, dst, traces):
-    """A copy of a config that also writes spans to `traces`."""
-    with open(src) as f:
-        lines = f.readlines()
-    out, added = [], 0
-    for line in lines:
-        out.append(line)
-        if line.strip() == "[telemetry]":
-            out.append(f'traces_file = "{traces}"\n')
-            added += 1
-    assert added == 1, f"{src} has one [telemetry]"
-    with open(dst, "w") as f:
-        f.writelines(out)
-
-
 class ShimRedis:
     """redis-server on 127.0.0.1 (a port chosen here, its own --dir) under
     libstdbtel.so with `config`, StatsD to `statsd_port`, every call
@@ -502,7 +487,7 @@ class ShimRedis:
         self.traces = os.path.join(self.tmp, "traces.jsonl") if traces else None
         self.config = os.path.join(self.tmp, "stdbtel.toml")
         if traces:
-            config_with_traces(config, self.config, self.traces)
+            peers.config_with_traces(config, self.config, self.traces)
         else:
             shutil.copy(config, self.config)
         self.env = dict(os.environ)
@@ -1045,9 +1030,6 @@ PARTS = {"pack": PackTest, "everything": EverythingTest}
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] not in PARTS:
-        print(f"usage: {argv[0]} {'|'.join(PARTS)}", file=sys.stderr)
-        return 2
     if not CLI or not os.access(CLI, os.X_OK):
         print(f"STDBTEL_CLI is not an executable: {CLI!r}", file=sys.stderr)
         return 1
@@ -1055,9 +1037,7 @@ def main(argv):
         if not path or not os.access(path, os.R_OK):
             print(f"{var} is not readable: {path!r}", file=sys.stderr)
             return 1
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(PARTS[argv[1]])
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    return 0 if result.wasSuccessful() and result.testsRun > 0 else 1
+    return peers.run_part(PARTS, argv)
 
 
 if __name__ == "__main__":

@@ -696,9 +696,6 @@ PARTS = {"workload": WorkloadTest, "launchers": LaunchersTest, "check": CheckTes
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] not in PARTS:
-        print(f"usage: {argv[0]} {'|'.join(PARTS)}", file=sys.stderr)
-        return 2
     for var, path in (("STDBTEL_STANDIN_SERVER", SERVER), ("STDBTEL_STANDIN_SPACETIME", SPACETIME),
                       ("STDBTEL_CLI", CLI)):
         if not path or not os.access(path, os.X_OK):
@@ -708,9 +705,7 @@ def main(argv):
         if not path or not os.access(path, os.R_OK):
             print(f"{var} is not readable: {path!r}", file=sys.stderr)
             return 1
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(PARTS[argv[1]])
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    return 0 if result.wasSuccessful() and result.testsRun > 0 else 1
+    return peers.run_part(PARTS, argv)
 
 
 if __name__ == "__main__":

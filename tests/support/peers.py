@@ -17,8 +17,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+import unittest
 
 SUPPORT = os.path.dirname(os.path.abspath(__file__))
 
@@ -202,3 +204,30 @@ def read_spans(path):
                             "pid": resource.get("process.pid"),
                         })
     return spans
+
+
+def config_with_traces(src, dst, traces):
+    """Writes to dst a copy of the config src that also writes spans to the
+    traces file `traces` (a traces_file line right after [telemetry])."""
+    with open(src) as f:
+        lines = f.readlines()
+    out, added = [], 0
+    for line in lines:
+        out.append(line)
+        if line.strip() == "[telemetry]":
+            out.append(f'traces_file = "{traces}"\n')
+            added += 1
+    assert added == 1, f"{src} has one [telemetry] table"
+    with open(dst, "w") as f:
+        f.writelines(out)
+
+
+def run_part(parts, argv):
+    """Runs the unittest.TestCase class parts[argv[1]] (each part is one
+    meson test); the exit status: 0 when every test passed and some ran."""
+    if len(argv) != 2 or argv[1] not in parts:
+        print(f"usage: {argv[0]} {'|'.join(parts)}", file=sys.stderr)
+        return 2
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(parts[argv[1]])
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    return 0 if result.wasSuccessful() and result.testsRun > 0 else 1
