@@ -549,7 +549,7 @@ Test(exporters, spans_leave_on_schedule_while_a_daemon_like_host_runs)
 	/*
 	 * C_TARGET_DAEMON_FILE: c_target first closes every descriptor above 2
 	 * (as a daemon does), runs its rounds, then keeps its own data file open
-	 * for 500 ms. With a 100 ms schedule the spans leave during that nap,
+	 * for 1.5 s. With a 100 ms schedule the spans leave during that nap,
 	 * not only at exit, the shim's sockets survive the host closing
 	 * descriptors, and nothing of the shim's lands in the host's file.
 	 */
@@ -580,7 +580,7 @@ Test(exporters, spans_leave_on_schedule_while_a_daemon_like_host_runs)
 	for (size_t i = 0; i < n; i++) {
 		struct otlp_request q;
 		otlp_receiver_request(&rcv, i, &q);
-		/* The nap is 500 ms; 250 ms before the exit is well inside it. */
+		/* The nap is 1.5 s; 250 ms before the exit is well inside it. */
 		if (q.time < end - 0.25) {
 			early_traces += strcmp(q.path, "/v1/traces") == 0;
 			early_metrics += strcmp(q.path, "/v1/metrics") == 0;

@@ -118,7 +118,7 @@ int main(int argc, char **argv)
 	}
 	if (data_fd >= 0) {
 		/* the exporter runs on meanwhile: give it a drain or two while our file is open */
-		struct timespec nap = { 0, 500 * 1000000L };
+		struct timespec nap = { 1, 500 * 1000000L }; /* 1.5 s: room for a loaded machine */
 		nanosleep(&nap, NULL);
 		dprintf(data_fd, "c_target: %u rounds, %zu rows selected\n", rounds, selected);
 		close(data_fd);
