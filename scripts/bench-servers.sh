@@ -31,6 +31,10 @@ sampling (traces_per_second = 100), metrics every second
 (OTEL_METRIC_EXPORT_INTERVAL=1000, so that several exports fall inside
 every measured run).
 
+With two CPUs or more, the server runs on the first CPU alone (its forks
+and threads too) and the load generator and the sinks on the others, so a
+run measures what the server's own CPU can do in each mode.
+
 Every run starts a fresh server (the modes are different processes anyway):
 redis with an empty keyspace, PostgreSQL on a fresh copy of one pgbench
 database (scale 4), so every run starts from the same state and only the
@@ -168,8 +172,10 @@ class Processes:
     def __init__(self):
         self.running = []
 
-    def start(self, argv, stop_signal=signal.SIGTERM, user=None, **kw):
+    def start(self, argv, stop_signal=signal.SIGTERM, user=None, cpus=None, **kw):
         def child():
+            if cpus:
+                os.sched_setaffinity(0, cpus)
             if user is not None:
                 os.setgroups(os.getgrouplist(user.pw_name, user.pw_gid))
                 os.setgid(user.pw_gid)
@@ -193,6 +199,15 @@ class Processes:
     def stop_all(self):
         for proc in reversed(list(self.running)):
             self.stop(proc)
+
+
+# The server gets CPU 0 to itself (its forks and threads inherit it), the
+# load generator and the sinks the others: each run then measures the
+# server's own CPU cost instead of how the scheduler shared two cores
+# between server and client, which varied more than the modes differ.
+ALL_CPUS = sorted(os.sched_getaffinity(0))
+SERVER_CPUS = {ALL_CPUS[0]} if len(ALL_CPUS) >= 2 else None
+LOAD_CPUS = set(ALL_CPUS[1:]) if len(ALL_CPUS) >= 2 else None
 
 
 def interrupted(signum, frame):
@@ -233,8 +248,9 @@ otlp_dir = os.path.join(tmp, "otlp")
 
 
 def start_sinks():
-    statsd = procs.start([sys.executable, "-c", STATSD_SINK], stdout=subprocess.PIPE, text=True)
+    statsd = procs.start([sys.executable, "-c", STATSD_SINK], stdout=subprocess.PIPE, text=True, cpus=LOAD_CPUS)
     otlp = procs.start([sys.executable, os.path.join(root, "tests", "support", "otlp_receiver.py"), otlp_dir, "200"],
+                       cpus=LOAD_CPUS,
                        stdout=subprocess.PIPE, text=True)
     return read_port(statsd, "the StatsD sink"), read_port(otlp, "the OTLP receiver")
 
@@ -307,7 +323,7 @@ def wait_ready(proc, what, errfile, ready):
 
 def run_tool(argv, what, timeout, **kw):
     """Runs a load generator to its end: its stdout."""
-    proc = procs.start(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    proc = procs.start(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cpus=LOAD_CPUS, **kw)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -350,7 +366,7 @@ def redis_run(mode, label, configs):
     log = os.path.join(d, "server.log")
     with open(log, "w") as f:
         server = procs.start([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                              "--dir", d], env=env, stdout=f, stderr=subprocess.STDOUT)
+                              "--dir", d], env=env, stdout=f, stderr=subprocess.STDOUT, cpus=SERVER_CPUS)
     what = f"redis-server ({label})"
     try:
         wait_ready(server, what, log, lambda: redis_ping(port))
@@ -398,7 +414,7 @@ def pg_start(data, rundir, env, what):
     with open(log, "w") as f:
         # SIGINT: PostgreSQL's fast shutdown (SIGTERM would wait for clients)
         server = procs.start(argv, stop_signal=signal.SIGINT, user=pg_user, env=env, stdout=f,
-                             stderr=subprocess.STDOUT, cwd=rundir)
+                             stderr=subprocess.STDOUT, cwd=rundir, cpus=SERVER_CPUS)
     try:
         wait_ready(server, what, log, lambda: pg_ready(port))
     except BaseException:

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Debian's PostgreSQL 15 under libstdbtel.so, not recompiled:
 
-  pack        symbols/postgresql.toml (a copy that adds a traces_file), the
+  pack        symbols/postgresql.toml (a copy that adds a traces_file and
+              turns on its optional per-table and per-operation tags), the
               real Etsy statsd daemon, pgbench's builtin TPC-B-like script
               (-n, fixed clients and transactions, simple protocol) and a few
               psql statements of the test's own (a DELETE, a rolled-back
@@ -218,6 +219,18 @@ class Cluster:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def with_tags(config):
+    """Turns on the pack's optional tags (its `# tag = ...` lines: runs per
+    operation, row writes per table), so that the per-table and
+    per-operation counts are checked too; the untagged totals are their sums."""
+    with open(config) as f:
+        text = f.read()
+    tags = text.count("\n# tag = ")
+    assert tags == 5, f"the pack has 5 optional tag lines, not {tags}"
+    with open(config, "w") as f:
+        f.write(text.replace("\n# tag = ", "\ntag = "))
+
+
 def shim_env(config, statsd_port):
     return {
         "LD_PRELOAD": LIBRARY,
@@ -320,6 +333,7 @@ class PackTest(unittest.TestCase):
         traces = os.path.join(cluster.tmp, "traces.jsonl")
         config = os.path.join(cluster.tmp, "postgresql.toml")
         peers.config_with_traces(PACK, config, traces)
+        with_tags(config)
         if cluster.user is not None:
             os.chown(config, *cluster.user)  # readable by the server's user
         cluster.start(shim_env(config, daemon.port))
