@@ -232,6 +232,14 @@ static void report_unwound(struct hook_thread *t, struct hook_frame *f, hook_exi
 		ex(&f->call, 0, 0, end);
 }
 
+/* Reports the top frame as left (HOOK_ABANDONED) and pops it. */
+static void abandon_top(struct hook_thread *t, hook_exit_fn ex)
+{
+	report_unwound(t, &t->frames[t->depth - 1], ex, HOOK_ABANDONED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	t->depth--;
+}
+
 /* True when sp lies in the alternate signal stack the thread runs on now. */
 static bool on_alt_stack(uint64_t sp, bool *known, stack_t *ss)
 {
@@ -265,9 +273,7 @@ static void reap_at_entry(struct hook_thread *t, uint64_t sp, uint64_t ra)
 		/* On the sigaltstack, frames of the interrupted stack look dead. */
 		if (on_alt_stack(sp, &known, &ss) && !on_alt_stack(top->call.sp, &known, &ss))
 			break;
-		report_unwound(t, top, ex, HOOK_ABANDONED);
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		t->depth--;
+		abandon_top(t, ex);
 	}
 }
 
@@ -288,14 +294,13 @@ void hook_engine_reap_dead(uint64_t sp)
 /*
  * The entry of a timed call, shared by the stub (stdbtel_hook_enter) and
  * the C wrappers (hook_engine_call_begin): under the guard, reaps the dead
- * frames below sp (entry_ra: the return address the call was entered
- * with), fills the next frame (ra, rbx and trampoline are the stub's; a
- * wrapper passes 0) and publishes it if the enter handler times the call.
- * Returns the frame, or NULL when the call runs untimed.
+ * frames below sp, fills the next frame (ra, rbx and trampoline are the
+ * stub's; a wrapper passes 0) and publishes it if the enter handler times
+ * the call. Returns the frame, or NULL when the call runs untimed.
  */
 static inline __attribute__((always_inline)) struct hook_frame *
-push_frame(struct hook_thread *t, uint64_t id, uint64_t sp, const struct hook_regs *regs, uint64_t entry_ra,
-           uint64_t ra, uint64_t rbx, uint64_t trampoline)
+push_frame(struct hook_thread *t, uint64_t id, uint64_t sp, const struct hook_regs *regs, uint64_t ra,
+           uint64_t rbx, uint64_t trampoline)
 {
 	if (t->guard) {
 		t->stats.reentries++;
@@ -306,7 +311,7 @@ push_frame(struct hook_thread *t, uint64_t id, uint64_t sp, const struct hook_re
 	int *errno_loc = thread_errno(t);
 	int saved_errno = *errno_loc;
 	if (t->depth > 0 && t->frames[t->depth - 1].call.sp <= sp)
-		reap_at_entry(t, sp, entry_ra);
+		reap_at_entry(t, sp, *(const uint64_t *)(uintptr_t)(sp - 8)); /* the entry's return address */
 	hook_enter_fn en = __atomic_load_n(&enter_handler, __ATOMIC_ACQUIRE);
 	struct hook_frame *f = NULL;
 	if (en && frame_available(t)) { /* else untimed (frame_available counts a missing stack) */
@@ -335,7 +340,7 @@ __attribute__((used)) uintptr_t stdbtel_hook_enter(const struct hook_site *site,
 {
 	uint64_t sp = (uintptr_t)regs + REGS_TO_SP;
 	uint64_t ra = *(const uint64_t *)(uintptr_t)(sp - 8);
-	struct hook_frame *f = push_frame(&hook_tls, site->id, sp, regs, ra, ra, regs->rbx, site->trampoline);
+	struct hook_frame *f = push_frame(&hook_tls, site->id, sp, regs, ra, regs->rbx, site->trampoline);
 	if (f)
 		return (uintptr_t)f;
 	/* Untimed: the stub jumps to the address left in the site slot. */
@@ -377,9 +382,7 @@ __attribute__((used)) void stdbtel_hook_exit(struct hook_frame *f, const struct 
  */
 __attribute__((used)) struct hook_call *hook_engine_call_begin(uint64_t id, uint64_t sp, const struct hook_regs *regs)
 {
-	/* sp is the wrapper's caller's: its return address is just below */
-	uint64_t entry_ra = *(const uint64_t *)(uintptr_t)(sp - 8);
-	struct hook_frame *f = push_frame(&hook_tls, id, sp, regs, entry_ra, 0, 0, 0);
+	struct hook_frame *f = push_frame(&hook_tls, id, sp, regs, 0, 0, 0);
 	return f != NULL ? &f->call : NULL;
 }
 
@@ -461,9 +464,7 @@ void hook_engine_reap_dead_at_exit(uint64_t sp)
 		uint32_t i = t->depth - 1;
 		if ((w.live[i / 8] >> (i % 8) & 1) || top->trampoline == 0 || top->call.sp >= w.reached)
 			break;
-		report_unwound(t, top, ex, HOOK_ABANDONED);
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		t->depth--;
+		abandon_top(t, ex);
 	}
 	errno = saved_errno;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -706,6 +707,7 @@ static void write_thunk(uint8_t *slot, uintptr_t slot_addr)
 
 struct prot_lookup {
 	uintptr_t addr;
+	uintptr_t start, end; /* the mapping that holds addr */
 	int prot;
 	bool found;
 };
@@ -714,11 +716,36 @@ static bool prot_cb(uintptr_t start, uintptr_t end, int prot, void *ctx)
 {
 	struct prot_lookup *l = ctx;
 	if (l->addr >= start && l->addr < end) {
+		l->start = start;
+		l->end = end;
 		l->prot = prot;
 		l->found = true;
 		return true;
 	}
 	return false;
+}
+
+/*
+ * The last mapping found by page_protection, for one install_all: the
+ * functions of an object lie in one text mapping, and each would read
+ * /proc/self/maps again, which grows by a line per near page (reading it
+ * for each of PostgreSQL's 9,514 functions took most of a second). The
+ * patches restore every protection they change, so it stays right.
+ */
+static struct prot_lookup last_mapping;
+
+/* The protection of the page at pg, from /proc/self/maps; false if unmapped. */
+static bool page_protection(uintptr_t pg, int *prot)
+{
+	if (!(last_mapping.found && pg >= last_mapping.start && pg < last_mapping.end)) {
+		last_mapping = (struct prot_lookup){ .addr = pg };
+		if (for_each_mapping(prot_cb, &last_mapping) != 0)
+			last_mapping.found = false;
+		if (!last_mapping.found)
+			return false;
+	}
+	*prot = last_mapping.prot;
+	return true;
 }
 
 /* Writes len bytes at dst in code pages, restoring their protection. */
@@ -741,12 +768,10 @@ static int write_code(uintptr_t addr, const uint8_t *bytes, size_t len, char *wh
 	uintptr_t last = (addr + len - 1) & ~(uintptr_t)(pagesize - 1);
 	int prots[2];
 	for (uintptr_t pg = first, i = 0; pg <= last; pg += pagesize, i++) {
-		struct prot_lookup l = { .addr = pg };
-		if (for_each_mapping(prot_cb, &l) != 0 || !l.found) {
+		if (!page_protection(pg, &prots[i])) {
 			snprintf(why, HOOK_WHY_LEN, "page 0x%lx is not in /proc/self/maps", (unsigned long)pg);
 			return -1;
 		}
-		prots[i] = l.prot;
 	}
 	size_t span = last + pagesize - first;
 	if (mprotect((void *)first, span, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) {
@@ -863,6 +888,7 @@ static bool install_one(const struct hook_request *r, struct hook_result *res, b
 static int install_all(const struct hook_request *reqs, size_t n, struct hook_result *results, bool others_run)
 {
 	int ok = 0;
+	last_mapping.found = false; /* a dlopen since the last call may have remapped anything */
 	for (size_t i = 0; i < n; i++) {
 		results[i].why[0] = 0;
 		results[i].installed = install_one(&reqs[i], &results[i], others_run);
