@@ -105,17 +105,11 @@ static enum arch_refusal judge_hookable(const struct elf_file *elf, uint64_t val
 	return arch_plan_patch(code, size, value, value, &plan, why, whylen);
 }
 
-/* The shim never hooks the entry point, whatever its bytes (targets.h). */
-static bool is_entry_point(const struct elf_file *elf, uint64_t value)
-{
-	return elf->entry != 0 && value == elf->entry;
-}
-
 static void print_symbol_row(const struct symbol_entry *e, void *ctx)
 {
 	const struct symbol_table *table = ctx;
 	char why[256] = "";
-	bool entry = is_entry_point(&table->elf, e->value);
+	bool entry = elf_is_entry_point(&table->elf, e->value);
 	enum arch_refusal hook = judge_hookable(&table->elf, e->value, e->size, why, sizeof why);
 	printf("%#018llx %8llu  %-6s  %-17s  %s  %s", (unsigned long long)e->value, (unsigned long long)e->size,
 	       binding_name(e->bind), entry ? "entry point" : hook == ARCH_HOOKABLE ? "yes" : arch_refusal_name(hook),
@@ -296,7 +290,7 @@ static void collect_candidate(const struct symbol_entry *e, void *ctx)
 	struct config_candidate *c = &scan->items[scan->count++];
 	c->entry = e;
 	c->ambiguous = false;
-	c->entry_point = is_entry_point(&scan->table->elf, e->value);
+	c->entry_point = elf_is_entry_point(&scan->table->elf, e->value);
 	c->why[0] = '\0';
 	c->refusal = judge_hookable(&scan->table->elf, e->value, e->size, c->why, sizeof c->why);
 }

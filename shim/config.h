@@ -66,6 +66,12 @@ enum capture_type {
 	                    itself, up to a NUL or max_len bytes */
 };
 
+/* Whether a capture of type t is text (kept in the span's text area), not a number. */
+static inline bool capture_type_is_text(enum capture_type t)
+{
+	return t == CAPTURE_CSTRING || t == CAPTURE_STR || t == CAPTURE_CHARS;
+}
+
 /* When a call counts as an error, judged on the integer return value. */
 enum error_when {
 	ERROR_NEVER,     /* no [hook.error] table: only unwinding marks an error */

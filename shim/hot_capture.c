@@ -32,7 +32,7 @@ void hot_capture_compile(const struct hook_capture *cap, struct hot_capture *out
 	for (int i = 0; i < out->nderef; i++)
 		out->deref[i] = cap->deref[i];
 	out->max_len = (uint16_t)(cap->max_len > UINT16_MAX ? UINT16_MAX : cap->max_len);
-	out->stable = cap->stable && out->nderef >= 2;
+	out->stable = cap->stable; /* config: with at least two derefs */
 	out->uses = (cap->attribute ? HOT_CAPTURE_ATTRIBUTE : 0) | (cap->tag ? HOT_CAPTURE_TAG : 0) |
 	            (cap->metric ? HOT_CAPTURE_METRIC : 0);
 }
@@ -141,7 +141,7 @@ bool hot_capture_finish(const struct hot_capture *c, uint64_t base, uint64_t nex
                         uint32_t text_cap, uint64_t *value, bool *truncated, struct capture_memo *memo)
 {
 	uint64_t v = base;
-	bool string = c->type == CAPTURE_STR || c->type == CAPTURE_CSTRING || c->type == CAPTURE_CHARS;
+	bool string = capture_type_is_text((enum capture_type)c->type);
 	uint64_t len = next;
 	struct capture_memo_slot *slot = NULL;
 	uint64_t pointer = 0;

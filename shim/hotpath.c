@@ -700,7 +700,7 @@ static __attribute__((noinline)) void series_record(struct hotpath_thread *t, ui
 		}
 		uint64_t v = f->captures[i];
 		unsigned type = hh->captures[i].type;
-		if (type == CAPTURE_STR || type == CAPTURE_CSTRING || type == CAPTURE_CHARS) {
+		if (capture_type_is_text((enum capture_type)type)) {
 			unsigned off = (unsigned)(v >> 32), len = (uint32_t)v;
 			if (off > SPAN_TEXT_BYTES || len > SPAN_TEXT_BYTES - off)
 				len = 0;

@@ -16,7 +16,7 @@ struct collect_ctx {
 	struct target_set *set;
 	size_t hook_index, object_index;
 	uintptr_t bias;
-	uint64_t entry;    /* the object's e_entry, link-time; 0: none */
+	const struct elf_file *elf;
 	bool failed;
 };
 
@@ -39,7 +39,7 @@ static void collect_target(const struct symbol_entry *entry, void *data)
 		.size = entry->size,
 		.key = strdup(entry->key),
 		.mangled = strdup(entry->mangled),
-		.entry_point = ctx->entry != 0 && entry->value == ctx->entry,
+		.entry_point = elf_is_entry_point(ctx->elf, entry->value),
 	};
 	if (t->key == NULL || t->mangled == NULL) {
 		free(t->key);
@@ -105,7 +105,7 @@ int targets_resolve(const struct stdbtel_config *cfg, struct target_object *obje
 			if (!object_table(obj, report, report_ctx))
 				continue;
 			struct collect_ctx ctx = { .set = out, .hook_index = h, .object_index = o, .bias = obj->bias,
-			                           .entry = obj->table.elf.entry };
+			                           .elf = &obj->table.elf };
 			symbol_table_match(&obj->table, hook->symbol, MATCH_EXACT, collect_target, &ctx);
 			if (ctx.failed)
 				return -1;

@@ -72,6 +72,12 @@ struct elf_file {
  */
 enum elf_status elf_open(struct elf_file *ef, const char *path, char *err, size_t errlen);
 
+/* Whether the function at link-time address value is where execution starts (e_entry). */
+static inline bool elf_is_entry_point(const struct elf_file *ef, uint64_t value)
+{
+	return ef->entry != 0 && value == ef->entry;
+}
+
 /*
  * Same as elf_open over caller-owned bytes (for tests: truncated and
  * corrupted images). data must outlive ef.
