@@ -84,6 +84,7 @@ class StatsdDaemon:
         if self.node is None:
             raise AssertionError("node is not in PATH: the statsd daemon needs it (Debian package nodejs)")
         self.backend = os.path.join(SUPPORT, "statsd_flush_backend.js")
+        self.server = os.path.join(SUPPORT, "statsd_udp_server.js")  # a larger receive buffer
         if not os.access(self.backend, os.R_OK):
             raise AssertionError(f"{self.backend} is missing")
         self.flush_ms = flush_ms
@@ -105,7 +106,7 @@ class StatsdDaemon:
         mgmt = free_port(socket.SOCK_STREAM)
         with open(self.config, "w") as f:
             f.write("{\n"
-                    f'  address: "127.0.0.1", port: {self.port},\n'
+                    f'  address: "127.0.0.1", port: {self.port}, server: "{self.server}",\n'
                     f'  mgmt_address: "127.0.0.1", mgmt_port: {mgmt},\n'
                     f"  flushInterval: {self.flush_ms}, deleteIdleStats: true, percentThreshold: [90],\n"
                     f'  backends: ["{self.backend}"],\n'
